@@ -1,0 +1,1 @@
+"""firmware_bridge package (see ARCHITECTURE.md); built in later issues."""

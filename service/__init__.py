@@ -1,0 +1,1 @@
+"""service package (see ARCHITECTURE.md); built in later issues."""
