@@ -19,7 +19,14 @@ ReadFunction = Callable[[Path], list[Recording]]
 SniffFunction = Callable[[Path], bool]
 
 #: Modules holding readers; imported lazily so that ``import biosig`` stays cheap (mne alone takes seconds).
-READER_MODULES = ("biosig.io.wfdb", "biosig.io.edf", "biosig.io.neurokit", "biosig.io.myo", "biosig.io.emg2pose")
+READER_MODULES = (
+    "biosig.io.npz",
+    "biosig.io.wfdb",
+    "biosig.io.edf",
+    "biosig.io.neurokit",
+    "biosig.io.myo",
+    "biosig.io.emg2pose",
+)
 
 
 @dataclass(frozen=True)
