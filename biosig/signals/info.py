@@ -78,9 +78,7 @@ class SignalInfo:
             raise SignalError(f"ch_types has {len(self.ch_types)} entries but there are {n} channel names")
         unknown = sorted({t for t in self.ch_types if t not in CHANNEL_TYPES})
         if unknown:
-            raise SignalError(
-                f"unknown channel type(s) {unknown}; allowed: {', '.join(sorted(CHANNEL_TYPES))}"
-            )
+            raise SignalError(f"unknown channel type(s) {unknown}; allowed: {', '.join(sorted(CHANNEL_TYPES))}")
         duplicates = sorted({name for name in self.ch_names if self.ch_names.count(name) > 1})
         if duplicates:
             raise SignalError(f"channel names must be unique, got duplicates {duplicates}")

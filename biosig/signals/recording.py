@@ -221,8 +221,7 @@ class Recording:
         stop = self.n_times if tmax is None else int(round(tmax * self.sfreq))
         if not 0 <= start < stop <= self.n_times:
             raise SignalError(
-                f"crop window [{tmin}, {tmax}) s is outside the recording of {self.duration:.3f} s "
-                f"or empty"
+                f"crop window [{tmin}, {tmax}) s is outside the recording of {self.duration:.3f} s or empty"
             )
         return replace(
             self,
