@@ -92,6 +92,10 @@ def _check_name(name: str, value: Any) -> str:
     return value
 
 
+#: HDF5 filters ``write_session`` may apply.
+COMPRESSIONS = (None, "gzip", "lzf")
+
+
 def write_session(
     path: str | os.PathLike[str],
     *,
@@ -105,6 +109,7 @@ def write_session(
     sample_rate: float = SAMPLE_RATE,
     filename: str | None = None,
     overwrite: bool = False,
+    compression: str | None = None,
 ) -> Path:
     """Write one emg2pose session file in the exact released schema; returns its path.
 
@@ -127,7 +132,12 @@ def write_session(
     overwrite
         Replace an existing file. The file is written to a temporary name and renamed, so a crash never leaves
         a half-written session behind.
+    compression
+        ``None`` (as the released files), ``"gzip"`` or ``"lzf"``: an HDF5 filter (with byte shuffling) that h5py
+        and emg2pose's reader undo transparently; it trades write/read speed for disk space.
     """
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {list(COMPRESSIONS)}, got {compression!r}")
     path = Path(path)
     time = _check_array("time", time, (None,), (np.float64,))
     n = len(time)
@@ -169,7 +179,13 @@ def write_session(
     try:
         with h5py.File(tmp_name, "w") as f:
             group = f.create_group(GROUP)
-            group.create_dataset(TIMESERIES, data=records, chunks=(min(n, 4096),))
+            group.create_dataset(
+                TIMESERIES,
+                data=records,
+                chunks=(min(n, 4096),),
+                compression=compression,
+                shuffle=compression is not None,
+            )
             for key, value in fields.items():
                 group.attrs[key] = value
             group.attrs["filename"] = filename
