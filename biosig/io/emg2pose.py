@@ -21,6 +21,7 @@ Windowing with emg2pose's ``WindowedEmgDataset`` semantics lives in :mod:`biosig
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -479,7 +480,50 @@ def read_emg2pose(path: Path) -> list[Recording]:
         start_time=emg.info.start_time,
     )
     data = np.concatenate([emg.data, pose.data], axis=0)
-    return [Recording(data, info, valid=pose.valid, annotations=pose.annotations, metadata=pose.metadata)]
+    labels, label_names = read_sidecar_labels(path, n_times=data.shape[1])
+    return [
+        Recording(
+            data,
+            info,
+            labels=labels,
+            label_names=label_names,
+            valid=pose.valid,
+            annotations=pose.annotations,
+            metadata=pose.metadata,
+        )
+    ]
+
+
+#: Format tag of the ``gestures.json`` that biosig's synthetic corpus writes beside its session files.
+SYNTHETIC_CORPUS_FORMAT = "biosig-synthetic-emg2pose/1"
+
+
+def read_sidecar_labels(path: str | os.PathLike[str], n_times: int) -> tuple[np.ndarray | None, dict[int, str]]:
+    """Per-sample gesture labels of a synthetic corpus file, or ``(None, {})`` for a released emg2pose file.
+
+    emg2pose files carry no gesture labels. biosig's synthetic corpus stores them beside the session, in
+    ``labels/<stem>.npz`` (key ``labels``, indices into the ``vocabulary`` of ``gestures.json``).
+    """
+    path = Path(path)
+    sidecar = path.parent / "labels" / f"{path.stem}.npz"
+    vocabulary_file = path.parent / "gestures.json"
+    if not (sidecar.is_file() and vocabulary_file.is_file()):
+        return None, {}
+    try:
+        vocabulary = json.loads(vocabulary_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReaderError(vocabulary_file, f"cannot parse the gesture vocabulary ({exc})", expected="JSON") from exc
+    if vocabulary.get("format") != SYNTHETIC_CORPUS_FORMAT:
+        return None, {}
+    with np.load(sidecar, allow_pickle=False) as archive:
+        if "labels" not in archive.files:
+            raise ReaderError(sidecar, "no 'labels' array", expected="labels (T,) int gesture indices")
+        labels = archive["labels"].astype(np.int64)
+    if labels.shape != (n_times,):
+        raise ReaderError(
+            sidecar, "label count does not match the session", expected=f"({n_times},)", got=str(labels.shape)
+        )
+    return labels, dict(enumerate(vocabulary["vocabulary"]))
 
 
 # -- metadata.csv ---------------------------------------------------------------------------------------------
