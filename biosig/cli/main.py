@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from biosig import __version__
-from biosig.cli import data as data_cli
 from biosig.errors import BiosigError
 
 log = logging.getLogger("biosig")
+
+#: One module per top-level command; each exposes ``add_parser(subparsers)`` and sets ``handler`` on its
+#: parsers. Heavy imports (torch, mne) happen inside the handlers, so ``biosig --help`` stays fast.
+COMMAND_MODULES = ("biosig.cli.data",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"biosig {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    data_cli.add_parser(commands)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).add_parser(commands)
     return parser
 
 
