@@ -16,6 +16,11 @@ recording without labels. ``drop_unlabelled=True`` removes windows whose label i
 ``mask`` to each item. Every item reports its ``valid_fraction``. Counts of dropped windows are kept in
 :attr:`RecordingWindows.dropped` and logged, so nothing disappears unannounced.
 
+**Gaps.** Readers that drop malformed rows record where the hole is (``metadata["gaps"]``: the index of the
+first sample after each hole), because a dropped row leaves no sample to mark invalid. A window that spans such a
+hole would silently join samples that were not contiguous in time, so ``gaps="drop"`` (the default) removes
+it; ``gaps="keep"`` keeps it and :meth:`RecordingWindows.index_table` flags it in ``crosses_gap``.
+
 **Paired targets.** ``targets[i]`` (e.g. the pose of an emg2pose session) is cut at the same samples as
 ``recordings[i]`` and returned as ``y``; it must have the same length and sampling rate.
 """
@@ -39,6 +44,7 @@ logger = logging.getLogger(__name__)
 Transform = Callable[[torch.Tensor], torch.Tensor]
 GroupBy = str | Callable[[Recording], Hashable] | None
 INVALID_MODES = ("drop", "mask")
+GAP_MODES = ("drop", "keep")
 
 
 def _window_samples(name: str, seconds: float, sfreq: float) -> int:
@@ -54,6 +60,20 @@ def _window_sums(values: np.ndarray, starts: np.ndarray, length: int) -> np.ndar
     """Sum of ``values`` over ``[start, start + length)`` for each start (prefix sums, O(n_times))."""
     prefix = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
     return prefix[starts + length] - prefix[starts]
+
+
+def _crosses_gap(rec: Recording, starts: np.ndarray, length: int) -> np.ndarray:
+    """``(n_windows,)`` bool: the window holds both sides of a hole listed in ``rec.metadata["gaps"]``.
+
+    A gap entry ``(g, n_dropped)`` means rows were lost between samples ``g - 1`` and ``g``.
+    """
+    gap_starts = np.array([int(g) for g, *_ in rec.metadata.get("gaps", ())], dtype=np.int64)
+    if gap_starts.size == 0:
+        return np.zeros(len(starts), dtype=bool)
+    # The first gap index strictly after each window's first sample; the window crosses it if it is inside.
+    after = np.searchsorted(np.sort(gap_starts), starts, side="right")
+    padded = np.append(np.sort(gap_starts), np.iinfo(np.int64).max)
+    return padded[after] < starts + length
 
 
 def window_labels(
@@ -102,6 +122,9 @@ class RecordingWindows(Dataset):
         Share of the window the majority class must cover to give the window its label, in ``[0, 1]``.
     drop_unlabelled
         Remove windows whose label is -1.
+    gaps
+        ``"drop"`` windows that span a hole recorded in ``metadata["gaps"]`` (rows a reader had to skip), or
+        ``"keep"`` them (flagged in :meth:`index_table`).
     group_by
         Per-recording group for splits: a metadata key (``"subject"``, ``"session"``), a function of the
         recording, or None for the recording's index.
@@ -125,6 +148,7 @@ class RecordingWindows(Dataset):
         invalid: Literal["drop", "mask"] = "drop",
         min_label_fraction: float = 0.5,
         drop_unlabelled: bool = False,
+        gaps: Literal["drop", "keep"] = "drop",
         group_by: GroupBy = None,
         transform: Transform | None = None,
         target_transform: Transform | None = None,
@@ -144,6 +168,9 @@ class RecordingWindows(Dataset):
         if invalid not in INVALID_MODES:
             raise ValueError(f"invalid must be one of {list(INVALID_MODES)}, got {invalid!r}")
         self.invalid = invalid
+        if gaps not in GAP_MODES:
+            raise ValueError(f"gaps must be one of {list(GAP_MODES)}, got {gaps!r}")
+        self.gap_mode = gaps
         if isinstance(min_label_fraction, bool) or not 0.0 <= float(min_label_fraction) <= 1.0:
             raise ValueError(f"min_label_fraction must be in [0, 1], got {min_label_fraction!r}")
         self.min_label_fraction = float(min_label_fraction)
@@ -191,8 +218,8 @@ class RecordingWindows(Dataset):
         return valid
 
     def _build(self, drop_unlabelled: bool) -> None:
-        columns: dict[str, list[np.ndarray]] = {k: [] for k in ("rec", "start", "label", "frac", "valid")}
-        dropped = {"invalid": 0, "unlabelled": 0}
+        columns: dict[str, list[np.ndarray]] = {k: [] for k in ("rec", "start", "label", "frac", "valid", "gap")}
+        dropped = {"invalid": 0, "gap": 0, "unlabelled": 0}
         for i, rec in enumerate(self.recordings):
             if rec.n_times < self.n_window:
                 raise ValueError(
@@ -207,24 +234,33 @@ class RecordingWindows(Dataset):
             if self.invalid == "drop":
                 keep &= valid_fraction == 1.0
                 dropped["invalid"] += int((~keep).sum())
+            crosses_gap = _crosses_gap(rec, starts, self.n_window)
+            if self.gap_mode == "drop":
+                dropped["gap"] += int((keep & crosses_gap).sum())
+                keep &= ~crosses_gap
             if drop_unlabelled:
                 unlabelled = keep & (label == UNLABELLED)
                 dropped["unlabelled"] += int(unlabelled.sum())
                 keep &= ~unlabelled
-            for key, values in zip(columns, (np.full(len(starts), i), starts, label, fraction, valid_fraction)):
+            per_window = (np.full(len(starts), i), starts, label, fraction, valid_fraction, crosses_gap)
+            for key, values in zip(columns, per_window):
                 columns[key].append(values[keep])
         self.recording_index = np.concatenate(columns["rec"]).astype(np.int64)
         self.starts = np.concatenate(columns["start"]).astype(np.int64)
         self.labels = np.concatenate(columns["label"]).astype(np.int64)
         self.label_fraction = np.concatenate(columns["frac"]).astype(np.float64)
         self.valid_fraction = np.concatenate(columns["valid"]).astype(np.float64)
+        self.crosses_gap = np.concatenate(columns["gap"]).astype(bool)
         self.dropped = dropped
         if any(dropped.values()):
-            logger.info("dropped %d window(s) with invalid samples and %d unlabelled", *dropped.values())
+            logger.info(
+                "dropped %d window(s) with invalid samples, %d across gaps and %d unlabelled", *dropped.values()
+            )
         if len(self.starts) == 0:
             raise ValueError(
                 f"no window left out of {sum(dropped.values())} (dropped {dropped['invalid']} with invalid samples "
-                f"under invalid='drop', {dropped['unlabelled']} unlabelled under drop_unlabelled=True)"
+                f"under invalid='drop', {dropped['gap']} across gaps under gaps='drop', {dropped['unlabelled']} "
+                "unlabelled under drop_unlabelled=True)"
             )
 
     # -- the index table, for splits -------------------------------------------------------------------------
@@ -247,6 +283,7 @@ class RecordingWindows(Dataset):
                 "label": self.labels,
                 "label_fraction": self.label_fraction,
                 "valid_fraction": self.valid_fraction,
+                "crosses_gap": self.crosses_gap,
                 "group": self.groups,
             }
         )

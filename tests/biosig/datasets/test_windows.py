@@ -88,8 +88,8 @@ def test_unlabelled_recordings_and_drop_unlabelled(caplog):
     with caplog.at_level(logging.INFO, logger="biosig.datasets.windows"):
         kept = RecordingWindows([plain, make_recording(20, labels=LABELS)], 1.0, 0.5, drop_unlabelled=True)
     assert kept.labels.tolist() == [0, 2] and kept.starts.tolist() == [0, 10]
-    assert kept.dropped == {"invalid": 0, "unlabelled": 4}
-    assert "dropped 0 window(s) with invalid samples and 4 unlabelled" in caplog.text
+    assert kept.dropped == {"invalid": 0, "gap": 0, "unlabelled": 4}
+    assert "dropped 0 window(s) with invalid samples, 0 across gaps and 4 unlabelled" in caplog.text
 
 
 def test_invalid_windows_are_dropped_or_masked():
@@ -97,7 +97,7 @@ def test_invalid_windows_are_dropped_or_masked():
     valid[12] = False
     rec = make_recording(20, labels=LABELS, valid=valid)
     dropped = RecordingWindows([rec], 1.0, 0.5)
-    assert dropped.starts.tolist() == [0] and dropped.dropped == {"invalid": 2, "unlabelled": 0}
+    assert dropped.starts.tolist() == [0] and dropped.dropped == {"invalid": 2, "gap": 0, "unlabelled": 0}
     masked = RecordingWindows([rec], 1.0, 0.5, invalid="mask")
     assert masked.starts.tolist() == [0, 5, 10]
     np.testing.assert_allclose(masked.valid_fraction, [1.0, 0.9, 0.9])
@@ -155,7 +155,7 @@ def test_group_keys_index_table_and_subsets():
     assert ds.recording_groups == ["a", "b", "a"] and ds.groups.tolist() == ["a"] * 3 + ["b"] * 2 + ["a"] * 3
     table = ds.index_table()
     assert table.columns.tolist() == [
-        "recording", "start", "stop", "start_s", "label", "label_fraction", "valid_fraction", "group",
+        "recording", "start", "stop", "start_s", "label", "label_fraction", "valid_fraction", "crosses_gap", "group",
     ]  # fmt: skip
     assert table["start_s"].tolist() == [0.0, 1.0, 2.0, 0.0, 1.0, 0.0, 1.0, 2.0]
     b_only = ds.indices_for_groups(["b"])
@@ -234,3 +234,32 @@ def test_index_out_of_range():
     assert ds[-1]["start"] == 10
     with pytest.raises(IndexError, match="window index 2 out of range for 2 windows"):
         ds[2]
+
+
+def _gapped(n: int = 20, gaps=((7, 2),)) -> Recording:
+    info = SignalInfo.uniform(1, 1.0, "emg")
+    return Recording(np.arange(n, dtype=np.float32)[None], info, metadata={"gaps": [list(g) for g in gaps]})
+
+
+def test_windows_across_reader_gaps_are_dropped():
+    # Rows were lost between samples 6 and 7: windows [4, 8) and [6, 10) join samples that were not contiguous.
+    ds = RecordingWindows([_gapped()], 4.0, 2.0)
+    assert ds.starts.tolist() == [0, 2, 8, 10, 12, 14, 16]
+    assert ds.dropped == {"invalid": 0, "gap": 2, "unlabelled": 0}
+
+
+def test_windows_across_gaps_can_be_kept_and_are_flagged():
+    ds = RecordingWindows([_gapped()], 4.0, 2.0, gaps="keep")
+    table = ds.index_table()
+    assert table.loc[table["crosses_gap"], "start"].tolist() == [4, 6]
+    assert len(ds) == 9
+
+
+def test_window_starting_at_a_gap_does_not_cross_it():
+    ds = RecordingWindows([_gapped(gaps=((8, 1),))], 4.0, 4.0)
+    assert ds.starts.tolist() == [0, 4, 8, 12, 16]
+
+
+def test_unknown_gap_mode():
+    with pytest.raises(ValueError, match=r"gaps must be one of \['drop', 'keep'\], got 'join'"):
+        RecordingWindows([_gapped()], 4.0, gaps="join")
