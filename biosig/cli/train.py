@@ -1,0 +1,73 @@
+"""``biosig train``: pretrain encoders from a TOML config (``biosig train biofame --config biofame_myo``).
+
+Runs as one process, or as several under ``torchrun --nproc_per_node N -m biosig.cli.main train biofame ...``.
+Ctrl-C stops at the next step, saves a resumable state and exits with 130; ``--resume`` continues it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train", help="pretrain an encoder from a config file (see docs/training.md)")
+    sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
+    p = sub.add_parser(
+        "biofame",
+        help="bioFAME masked-reconstruction pretraining",
+        description="Pretrain a bioFAME encoder. Bundled configs: tiny, biofame_myo, biofame_multimodal.",
+    )
+    p.add_argument("--config", required=True, help="TOML file, or the name of a bundled config (e.g. biofame_myo)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override one config field, e.g. --set optim.lr=3e-4 --set 'data.exclude=[\"12345\"]' (repeatable)",
+    )
+    p.add_argument("--out", help="output folder (default: run.out_dir of the config)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
+    p.add_argument("--data-dir", help="data directory (default: data.data_dir, $BIOSIG_DATA, then ../shared/data)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    p.set_defaults(handler=cmd_biofame)
+
+
+def cmd_biofame(args: argparse.Namespace) -> int:
+    from biosig.training.config import config_to_dict, load_config
+
+    config = load_config(args.config, args.overrides)
+    if not config.model.name.startswith("biofame"):
+        raise ValueError(f"`biosig train biofame` trains bioFAME models; model.name is {config.model.name!r}")
+    if args.print_config:
+        print(json.dumps(config_to_dict(config), indent=2))
+        return 0
+
+    from biosig.training.distributed import DistEnv, shutdown_distributed
+    from biosig.training.loop import train
+
+    command = shlex.join(["biosig", *sys.argv[1:]]) if sys.argv[1:] else None
+    try:
+        result = train(config, out_dir=args.out, data_dir=args.data_dir, resume=args.resume, command=command)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            shutdown_distributed(DistEnv(dist.get_rank(), dist.get_world_size()))
+    if result.rank != 0:
+        return 0 if result.status == "completed" else 130  # rank 0 reports for everyone
+    if result.summary.get("weight_hash_per_rank") and len(set(result.summary["weight_hash_per_rank"])) > 1:
+        print("biosig: error: ranks ended with different weights (see summary.json)", file=sys.stderr)
+        return 1
+    if result.status == "interrupted":
+        print(
+            f"stopped at step {result.step} of {result.total_steps}; resume with the same command plus --resume "
+            f"(state in {result.resume_path})",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"done: {result.step} steps; model checkpoint {result.model_path}; metrics in {result.out_dir}/metrics.jsonl")
+    return 0
