@@ -84,6 +84,11 @@ class BioFAMEConfig:
         shared by channels, plus a learned "channel being decoded" marker: any channel count); ``n_chans`` channel
         slots for 'per_channel'/'slot'; ``max_patches`` longest pretraining window in patches; ``decoder_depth``;
         ``revin_recover`` reconstructs targets in input units (released) instead of RevIN units.
+    Amplitude (not in the released design)
+        ``amplitude_token`` adds to every token a learned embedding of its patch's log-RMS, measured on the input
+        before RevIN. The released tokenizer (RevIN per channel, then LayerNorm over each patch) removes every
+        trace of amplitude, yet in sEMG which muscles are active, and how hard, is the signal: a random-init
+        released encoder probes at chance on Myo gestures even within a participant (docs/biofame.md).
     """
 
     patch_len: int = 20
@@ -109,6 +114,7 @@ class BioFAMEConfig:
     max_patches: int = 150
     decoder_depth: int = 1
     revin_recover: bool = True
+    amplitude_token: bool = False
 
     def __post_init__(self) -> None:
         for name in (
@@ -291,6 +297,7 @@ class BioFAME(nn.Module):
         self.embed_dim = config.d_model
         self.revin = RevIN(affine=config.revin_affine) if config.revin else None
         self.patch_embed = PatchEmbedding(config.patch_len, config.d_model)
+        self.amplitude_embed = nn.Linear(1, config.d_model) if config.amplitude_token else None
         self.fa_encoder = FAEncoder(config)
         self.fusion = Transformer(
             config.d_model, config.fusion_depth, config.fusion_heads, config.fusion_mlp_dim, config.dropout
@@ -316,7 +323,10 @@ class BioFAME(nn.Module):
             z, mean, std = self.revin.normalize(x)  # (b, c, t), (b, c, 1), (b, c, 1)
         else:
             z, mean, std = x, torch.zeros_like(x[..., :1]), torch.ones_like(x[..., :1])
-        tokens = self.fa_encoder(self.patch_embed(z), rate)  # (b*c, n, d)
+        tokens = self.patch_embed(z)  # (b*c, n, d)
+        if self.amplitude_embed is not None:
+            tokens = tokens + self.amplitude_embed(patch_log_rms(x, self.config.patch_len))  # (b*c, n, d)
+        tokens = self.fa_encoder(tokens, rate)  # (b*c, n, d)
         return z, mean, std, tokens
 
     def forward_features(self, x: Tensor, sfreq: float | None = None) -> Tensor:
@@ -416,6 +426,18 @@ class BioFAME(nn.Module):
 # Modality dropout (input space)
 
 
+#: Floor of the patch RMS inside the log, in (scaled) input units: far below any real signal after the
+#: training pipeline's robust scaling, and it keeps all-zero padding finite.
+_LOG_RMS_FLOOR = 1e-4
+
+
+def patch_log_rms(x: Tensor, patch_len: int) -> Tensor:
+    """``(b, c, t)`` -> ``(b*c, n, 1)``: log of each patch's RMS amplitude (channel-independent, like the tokens)."""
+    b, c, t = x.shape
+    patches = x.reshape(b * c, t // patch_len, patch_len)  # (b*c, n, p)
+    return torch.log(patches.pow(2).mean(dim=-1, keepdim=True).sqrt() + _LOG_RMS_FLOOR)  # (b*c, n, 1)
+
+
 def modality_groups(ch_types: Sequence[str]) -> list[list[int]]:
     """Channel indices grouped by type, in order of first appearance: ``['eeg', 'eog', 'eeg'] -> [[0, 2], [1]]``."""
     groups: dict[str, list[int]] = {}
@@ -483,6 +505,12 @@ def biofame_anchored(**overrides: Any) -> BioFAME:
     """biofame_small with the frequency-varying anchored filter and a decoder that pretrains any channel count."""
     base = BioFAMEConfig(filter_mode="anchored", decoder_mode="shared", decoder_pos="token")
     return BioFAME(apply_overrides(base, overrides))
+
+
+@register_model
+def biofame_emg(**overrides: Any) -> BioFAME:
+    """biofame_small whose tokens also carry their patch's log-RMS amplitude (``amplitude_token``), for sEMG."""
+    return BioFAME(apply_overrides(BioFAMEConfig(amplitude_token=True), overrides))
 
 
 @register_model

@@ -357,3 +357,17 @@ def test_classifier_rejects_bad_arguments() -> None:
         EncoderClassifier(create_model("biofame_tiny"), n_classes=0)
     with pytest.raises(TypeError, match=r"encoder must expose a positive int attribute embed_dim, got None"):
         EncoderClassifier(torch.nn.Linear(2, 2), n_classes=2)
+
+
+def test_released_tokens_ignore_amplitude_but_amplitude_tokens_do_not() -> None:
+    """RevIN + LayerNorm(patch) make the released encoder blind to scale; ``amplitude_token`` restores it."""
+    from biosig.models import create_model
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 100)
+    louder = x * torch.tensor([1.0, 4.0, 0.25])[None, :, None]  # each channel at another level
+    released = create_model("biofame_small", dropout=0.0).eval()
+    aware = create_model("biofame_emg", dropout=0.0).eval()
+    with torch.no_grad():
+        assert torch.allclose(released(x), released(louder), atol=1e-4)
+        assert (aware(x) - aware(louder)).abs().max() > 1e-2
