@@ -37,7 +37,10 @@ _REVIN = ("revin.weight", "revin.bias")
 CASES: dict[str, Case] = {
     "biofame_small": Case(inert=_REVIN),
     "biofame_anchored": Case(inert=_REVIN),
+    "biofame_emg": Case(inert=_REVIN),
     "biofame_tiny": Case(inert=_REVIN),
+    "nots_lw": Case(patch_len=8, pretrain_only=("decoder.",)),
+    "nots_tiny": Case(patch_len=4, pretrain_only=("decoder.",)),
 }
 
 NAMES = list_models()
