@@ -1,0 +1,208 @@
+"""``biosig eval``: linear probes, fine-tuning and classical baselines on the evaluation tasks, as one table.
+
+``biosig eval table --checkpoint CKPT`` writes the whole table (classical baselines, linear probe, optionally
+fine-tuning with ``--finetune``); ``probe`` and ``finetune`` run only that learned method next to the baselines.
+Without ``--checkpoint`` only the baselines run, plus a random-init control with ``--model NAME --random-init``.
+See ``docs/evaluation.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TASK_CHOICES = ("myo-cross-participant", "myo-cross-session", "eegmat")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    ev = commands.add_parser("eval", help="evaluate encoders: linear probe, fine-tuning, classical baselines")
+    sub = ev.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
+    for name, help_text in (
+        ("table", "baselines + linear probe (+ fine-tuning with --finetune): the whole results table"),
+        ("probe", "baselines + linear probe on frozen embeddings"),
+        ("finetune", "baselines + full fine-tuning"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        _add_common(p, finetune_flag=name == "table")
+        p.set_defaults(handler=cmd_eval)
+
+
+def _add_common(p: argparse.ArgumentParser, finetune_flag: bool) -> None:
+    g = p.add_argument_group("encoders")
+    g.add_argument("--checkpoint", help="checkpoint to evaluate (omit for baselines only)")
+    g.add_argument("--model", help="registered model name for a control row (needs --random-init)")
+    g.add_argument("--random-init", action="store_true", help="evaluate --model with random weights (control)")
+    g.add_argument("--model-sfreq", type=float, default=200.0, help="rate (Hz) of the random-init model's input")
+    g.add_argument(
+        "--input-scale",
+        nargs="*",
+        default=[],
+        metavar="TYPE=FACTOR",
+        help="multiply channels of TYPE by FACTOR before the encoder (overrides the checkpoint's; '*' = all types)",
+    )
+    g = p.add_argument_group("tasks and data")
+    g.add_argument("--task", nargs="+", choices=TASK_CHOICES, help="tasks to run (default: all whose data exist)")
+    g.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="evaluation seeds (default 0 1 2)")
+    g.add_argument("--data-dir", help="data directory (default: $BIOSIG_DATA, then ../shared/data)")
+    g.add_argument("--myo-participants", nargs="+", help="restrict the Myo dataset to these participants (quick runs)")
+    g.add_argument("--min-label-fraction", type=float, default=0.8, help="Myo window label rule (default 0.8)")
+    g.add_argument("--myo-hop", type=float, default=0.25, help="Myo window hop in s (windows are 1.0 s)")
+    g.add_argument("--heldout-fraction", type=float, default=0.5, help="Myo participants held out of pretraining")
+    g.add_argument("--test-fraction", type=float, default=0.5, help="share of the held-out participants tested")
+    g.add_argument("--split-seed", type=int, default=0, help="seed of the held-out pool (must match pretraining)")
+    g.add_argument("--no-rotation-baseline", action="store_true", help="skip the rotation-aware TD + LDA rows")
+    g.add_argument(
+        "--allow-pretraining-overlap",
+        action="store_true",
+        help="score a checkpoint pretrained on evaluated Myo participants anyway (flagged in the notes)",
+    )
+    g = p.add_argument_group("fitting")
+    if finetune_flag:
+        g.add_argument("--finetune", action="store_true", help="also fine-tune (slow on CPU)")
+    g.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs at most (default 10)")
+    g.add_argument("--lr", type=float, default=3e-4, help="fine-tuning AdamW learning rate")
+    g.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
+    g.add_argument("--max-train-windows", type=int, help="subsample fine-tuning training windows per fold")
+    g.add_argument("--batch-size", type=int, default=256, help="embedding batch size")
+    g.add_argument(
+        "--pooling",
+        nargs="+",
+        choices=("mean", "channels"),
+        default=["mean"],
+        help="probe embedding: the encoder's mean over channels and time, and/or per-channel means concatenated",
+    )
+    g.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--out", help="write the markdown here and the JSON beside it (.json); always printed too")
+
+
+def _command_line(args: argparse.Namespace) -> str:
+    """The resolved command, every option with its value, so the header reproduces the run."""
+    parts = ["biosig", "eval", args.eval_command]
+    skip = {"handler", "command", "eval_command", "verbose"}
+    for key, value in sorted(vars(args).items()):
+        if key in skip or value is None or value is False or value == []:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            parts += [flag, *map(str, value)]
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
+
+
+def _tasks(args: argparse.Namespace, data_dir: Path | None) -> tuple[list[Any], list[str]]:
+    from biosig.datasets.catalog import get_dataset
+    from biosig.evaluation.protocols import MyoSplitConfig, load_eegmat_task, load_myo_tasks
+
+    requested = list(args.task) if args.task else list(TASK_CHOICES)
+    explicit = bool(args.task)
+    tasks, notes = [], []
+    myo_wanted = [t for t in requested if t.startswith("myo-")]
+    if myo_wanted:
+        if data_dir is None or not get_dataset("myo").files(data_dir):
+            if explicit:
+                raise FileNotFoundError(
+                    f"no Myo data under {data_dir}; pass --data-dir with a myo-readings-dataset folder"
+                )
+            notes.append(f"Myo tasks skipped: no Myo data under {data_dir}")
+        else:
+            split = MyoSplitConfig(args.heldout_fraction, args.test_fraction, args.split_seed)
+            tasks += load_myo_tasks(
+                data_dir,
+                participants=args.myo_participants,
+                split_config=split,
+                hop_s=args.myo_hop,
+                min_label_fraction=args.min_label_fraction,
+                tasks=myo_wanted,
+            )
+    if "eegmat" in requested:
+        if data_dir is None or not get_dataset("eegmat").files(data_dir):
+            if explicit:
+                raise FileNotFoundError(f"no eegmat EDF files under {data_dir}; pass --data-dir with physionet-eegmat")
+            notes.append(f"eegmat skipped: no eegmat data under {data_dir}")
+        else:
+            tasks.append(load_eegmat_task(data_dir))
+    if not tasks:
+        raise FileNotFoundError(f"no evaluation data found (data directory: {data_dir}); {'; '.join(notes)}")
+    return tasks, notes
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from biosig.datasets.catalog import find_data_dir
+    from biosig.evaluation.benchmark import checkpoint_encoder, random_encoder, run_benchmark
+    from biosig.evaluation.finetune import FinetuneConfig
+    from biosig.evaluation.probe import parse_input_scale
+    from biosig.evaluation.table import ResultsTable
+    from biosig.models.checkpoint import current_code_version
+
+    if args.model and not args.random_init:
+        raise ValueError(
+            "--model is for a random-init control row and needs --random-init; use --checkpoint for trained weights"
+        )
+    if args.random_init and not args.model:
+        raise ValueError("--random-init needs --model NAME (a registered model, e.g. biofame_small)")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds must be distinct, got {args.seeds}")
+    scale = parse_input_scale(args.input_scale)
+    encoders = []
+    if args.checkpoint:
+        encoders.append(checkpoint_encoder(args.checkpoint, scale or None))
+    if args.model:
+        encoders.append(random_encoder(args.model, args.model_sfreq, scale or None))
+    wants_finetune = args.eval_command == "finetune" or getattr(args, "finetune", False)
+    if args.eval_command == "finetune" and not encoders:
+        raise ValueError("biosig eval finetune needs --checkpoint or --model NAME --random-init")
+    ft_config = (
+        FinetuneConfig(epochs=args.epochs, lr=args.lr, patience=args.patience, max_train_windows=args.max_train_windows)
+        if wants_finetune and encoders
+        else None
+    )
+    data_dir = find_data_dir(args.data_dir)
+    tasks, notes = _tasks(args, data_dir)
+    results, run_notes = run_benchmark(
+        tasks,
+        args.seeds,
+        encoders,
+        probe=args.eval_command != "finetune",
+        finetune_config=ft_config,
+        rotation_baseline=not args.no_rotation_baseline,
+        batch_size=args.batch_size,
+        device=args.device,
+        allow_pretraining_overlap=args.allow_pretraining_overlap,
+        poolings=args.pooling,
+    )
+    code = current_code_version()
+    header: dict[str, Any] = {
+        "command": _command_line(args),
+        "checkpoint": str(Path(args.checkpoint).resolve()) if args.checkpoint else "none",
+        "encoders": "; ".join(f"{e.label} at {e.sfreq:g} Hz, input scaling {_scaling(e)}" for e in encoders) or "none",
+        "seeds": list(args.seeds),
+        "data_dir": str(data_dir),
+        "code": f"biosig {code['biosig']}, commit {code['git_commit']}" + (" (dirty)" if code["git_dirty"] else ""),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    if encoders and encoders[0].meta is not None:
+        training = encoders[0].meta.get("training", {})
+        header["checkpoint_training_command"] = str(training.get("command"))
+    table = ResultsTable(header, results, notes + run_notes)
+    markdown = table.to_markdown()
+    sys.stdout.write(markdown)
+    if args.out:
+        md, js = table.write(args.out)
+        sys.stderr.write(f"wrote {md} and {js}\n")
+    return 0
+
+
+def _scaling(encoder: Any) -> str:
+    if encoder.estimate_scale:
+        return "median-centred, divided by a robust scale estimated on each task's recordings (see notes)"
+    return encoder.input_scale.describe()

@@ -1,0 +1,95 @@
+"""``biosig eval`` end to end on a tiny checkpoint and tiny data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from biosig.cli.main import main
+from biosig.evaluation.protocols import myo_pretraining_participants
+from tests.biosig.evaluation._tiny import TINY_PARTICIPANTS, make_tiny_checkpoint
+
+SCALING = {"method": "robust", "scales": {"emg": {"a.u.": 0.05}, "eeg": {"V": 2e-5}}}
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    groups = {"myo": myo_pretraining_participants(TINY_PARTICIPANTS)}
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt", groups=groups, input_scaling=SCALING)
+
+
+def test_eval_table_end_to_end(tiny_data: Path, tiny_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "res" / "results.md"
+    argv = ["eval", "table", "--checkpoint", str(tiny_ckpt), "--data-dir", str(tiny_data), "--myo-hop", "2.0"]
+    argv += ["--task", "myo-cross-participant", "myo-cross-session", "--seeds", "0", "1", "2", "--out", str(out)]
+    argv += ["--model", "biofame_tiny", "--random-init"]
+    assert main(argv) == 0
+    md = out.read_text()
+    assert md == capsys.readouterr().out
+    assert f"`{tiny_ckpt.resolve()}`" in md
+    assert "biosig eval table" in md and "--myo-hop 2.0" in md
+    columns = ("classical baseline", "baseline, rotation-aug.", "baseline, energy-aligned", "probe, learned")
+    for column in (*columns, "probe, random-init control"):
+        assert column in md
+    assert "none of the evaluated participants was seen in pretraining" in md
+    assert "divide by emg/a.u.: 0.05" in md
+    data = json.loads(out.with_suffix(".json").read_text())
+    rows = {(r["task"], r["column"]): r for r in data["results"]}
+    assert len(rows) == 8  # 3 baselines + 2 probes cross-participant, 1 baseline + 2 probes cross-session
+    probe = rows[("myo-cross-participant", "probe, learned")]
+    assert [run["seed"] for run in probe["runs"]] == [0, 1, 2]
+    bal = probe["summary"]["balanced_accuracy"]
+    assert bal["n"] == 3 and 0.0 <= bal["mean"] <= 1.0
+    # The tiny folder's sessions are copies of one session, so the same-data baseline is near perfect.
+    assert rows[("myo-cross-session", "classical baseline")]["summary"]["balanced_accuracy"]["mean"] > 0.9
+
+
+def test_eval_baselines_only_without_checkpoint(tiny_data: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ["eval", "table", "--data-dir", str(tiny_data), "--myo-hop", "2.0", "--seeds", "0", "--no-rotation-baseline"]
+    assert main(argv) == 0
+    md = capsys.readouterr().out
+    assert "- **checkpoint**: `none`" in md and "- **encoders**: none" in md
+    assert "probe" not in md.split("## Notes")[0]
+    assert "eegmat skipped: no eegmat data" in md
+
+
+def test_eval_refuses_a_checkpoint_pretrained_on_test_participants(
+    tiny_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    leaky = make_tiny_checkpoint(tmp_path / "leaky.pt", groups={"myo": list(TINY_PARTICIPANTS)})
+    argv = ["eval", "probe", "--checkpoint", str(leaky), "--data-dir", str(tiny_data), "--task", "myo-cross-session"]
+    assert main([*argv, "--seeds", "0"]) == 1
+    assert "was pretrained on Myo participant(s) ['33333', '44444']" in capsys.readouterr().err
+    assert main([*argv, "--seeds", "0", "--myo-hop", "2.0", "--allow-pretraining-overlap"]) == 0
+    assert "WARNING, pretrained on participant(s)/subject(s)" in capsys.readouterr().out
+
+
+def test_eval_model_needs_random_init(capsys: pytest.CaptureFixture) -> None:
+    assert main(["eval", "table", "--model", "biofame_tiny"]) == 1
+    assert "--model is for a random-init control row and needs --random-init" in capsys.readouterr().err
+
+
+def test_eval_finetune_needs_an_encoder(tiny_data: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["eval", "finetune", "--data-dir", str(tiny_data)]) == 1
+    assert "needs --checkpoint or --model NAME --random-init" in capsys.readouterr().err
+
+
+def test_eval_explicit_task_without_data_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["eval", "table", "--data-dir", str(tmp_path), "--task", "eegmat"]) == 1
+    assert "no eegmat EDF files under" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_table_with_finetune_on_eegmat(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "physionet-eegmat").symlink_to(shared_data / "physionet-eegmat")
+    ckpt = make_tiny_checkpoint(tmp_path / "eeg.pt", groups={"eegmat": ["01"]}, input_scaling=SCALING)
+    argv = ["eval", "table", "--finetune", "--checkpoint", str(ckpt), "--data-dir", str(data), "--seeds", "0"]
+    assert main([*argv, "--epochs", "1", "--max-train-windows", "24"]) == 0
+    md = capsys.readouterr().out
+    assert "| eegmat | 50.0 |" in md  # two classes: chance 50 %
+    assert "band power + LR" in md and "linear probe: biofame_tiny" in md and "fine-tune: biofame_tiny" in md
+    assert "WARNING, pretrained on participant(s)/subject(s) ['01']" in md
