@@ -15,7 +15,7 @@ log = logging.getLogger("biosig")
 
 #: One module per top-level command; each exposes ``add_parser(subparsers)`` and sets ``handler`` on its
 #: parsers. Heavy imports (torch, mne) happen inside the handlers, so ``biosig --help`` stays fast.
-COMMAND_MODULES = ("biosig.cli.data", "biosig.cli.train", "biosig.cli.export")
+COMMAND_MODULES = ("biosig.cli.data", "biosig.cli.evaluate", "biosig.cli.train", "biosig.cli.export")
 
 
 def build_parser() -> argparse.ArgumentParser:

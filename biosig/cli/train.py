@@ -1,4 +1,4 @@
-"""``biosig train``: pretrain encoders from a TOML config (``biosig train biofame --config biofame_myo``).
+"""``biosig train {biofame,nots}``: pretrain encoders from a TOML config (``biosig train biofame --config biofame_myo``).
 
 Runs as one process, or as several under ``torchrun --nproc_per_node N -m biosig.cli.main train biofame ...``.
 Ctrl-C stops at the next step, saves a resumable state and exits with 130; ``--resume`` continues it.
@@ -11,37 +11,42 @@ import json
 import shlex
 import sys
 
+#: Sub-commands: model family -> (help, bundled configs to mention). The family is the model name's prefix.
+FAMILIES = {
+    "biofame": ("bioFAME masked-reconstruction pretraining", "tiny, biofame_myo, biofame_multimodal"),
+    "nots": ("NoTS autoregressive next-level pretraining over degraded signals", "nots_myo"),
+}
+
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="pretrain an encoder from a config file (see docs/training.md)")
     sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
-    p = sub.add_parser(
-        "biofame",
-        help="bioFAME masked-reconstruction pretraining",
-        description="Pretrain a bioFAME encoder. Bundled configs: tiny, biofame_myo, biofame_multimodal.",
-    )
-    p.add_argument("--config", required=True, help="TOML file, or the name of a bundled config (e.g. biofame_myo)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.FIELD=VALUE",
-        help="override one config field, e.g. --set optim.lr=3e-4 --set 'data.exclude=[\"12345\"]' (repeatable)",
-    )
-    p.add_argument("--out", help="output folder (default: run.out_dir of the config)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
-    p.add_argument("--data-dir", help="data directory (default: data.data_dir, $BIOSIG_DATA, then ../shared/data)")
-    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
-    p.set_defaults(handler=cmd_biofame)
+    for family, (summary, configs) in FAMILIES.items():
+        p = sub.add_parser(family, help=summary, description=f"{summary}. Bundled configs: {configs}.")
+        p.add_argument("--config", required=True, help="TOML file, or the name of a bundled config")
+        p.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="SECTION.FIELD=VALUE",
+            help="override one config field, e.g. --set optim.lr=3e-4 --set 'data.exclude=[\"12345\"]' (repeatable)",
+        )
+        p.add_argument("--out", help="output folder (default: run.out_dir of the config)")
+        p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
+        p.add_argument("--data-dir", help="data directory (default: data.data_dir, $BIOSIG_DATA, then ../shared/data)")
+        p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+        p.set_defaults(handler=cmd_train, family=family)
 
 
-def cmd_biofame(args: argparse.Namespace) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     from biosig.training.config import config_to_dict, load_config
 
     config = load_config(args.config, args.overrides)
-    if not config.model.name.startswith("biofame"):
-        raise ValueError(f"`biosig train biofame` trains bioFAME models; model.name is {config.model.name!r}")
+    if not config.model.name.startswith(args.family):
+        raise ValueError(
+            f"`biosig train {args.family}` trains {args.family} models; model.name is {config.model.name!r}"
+        )
     if args.print_config:
         print(json.dumps(config_to_dict(config), indent=2))
         return 0

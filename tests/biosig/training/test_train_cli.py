@@ -24,7 +24,8 @@ def test_tiny_run_from_the_command_line(tmp_path, capsys):
 
 
 def test_print_config_shows_the_overrides(capsys):
-    assert main(["train", "biofame", "--config", "biofame_myo", "--set", "data.exclude=[12345]", "--print-config"]) == 0
+    argv = ["train", "biofame", "--config", "biofame_myo", "--set", "data.include=[]", "--set", "data.exclude=[12345]"]
+    assert main([*argv, "--print-config"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["data"]["exclude"] == ["12345"] and printed["model"]["name"] == "biofame_small"
 
@@ -32,7 +33,7 @@ def test_print_config_shows_the_overrides(capsys):
 def test_missing_config_file(tmp_path, capsys):
     assert main(["train", "biofame", "--config", str(tmp_path / "absent.toml")]) == 1
     assert (
-        "absent.toml does not exist (bundled configs by name: biofame_multimodal, biofame_myo, tiny)"
+        "absent.toml does not exist (bundled configs by name: biofame_multimodal, biofame_myo, nots_myo, tiny)"
         in capsys.readouterr().err
     )
 
@@ -74,3 +75,36 @@ def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
     # 96 windows / (16 per batch x 2 ranks) = 3 steps per epoch: the ranks saw different batches.
     assert summary["steps_per_epoch"] == 3
     assert done.stdout.count("done: 6 steps") == 1  # only rank 0 reports
+
+
+def test_train_nots_runs_the_nots_family(tmp_path, capsys) -> None:
+    from biosig.cli.main import main
+    from biosig.models.checkpoint import load_checkpoint
+
+    out = tmp_path / "nots"
+    argv = ["train", "nots", "--config", "tiny", "--set", 'model.name="nots_tiny"', "--set", "optim.epochs=1"]
+    code = main([*argv, "--set", "run.progress=false", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    model, meta = load_checkpoint(out / "model.pt")
+    assert meta["arch"] == "nots_tiny"
+
+
+def test_train_family_must_match_the_model(capsys) -> None:
+    from biosig.cli.main import main
+
+    code = main(["train", "nots", "--config", "tiny", "--print-config"])
+    assert code == 1
+    assert "`biosig train nots` trains nots models; model.name is 'biofame_tiny'" in capsys.readouterr().err
+
+
+def test_bundled_myo_configs_pretrain_only_the_pretraining_participants() -> None:
+    from biosig.evaluation.protocols import myo_pretraining_participants
+    from biosig.training.config import load_config
+
+    # The 28 participants of the shared Myo data; the split ranks ids by a hash, so the ids alone decide it.
+    held_out = {"12378", "14478", "19999", "45612", "45678", "46666", "51425", "56912", "64917", "65842", "77777"}
+    held_out |= {"78549", "95462", "99998"}
+    for name in ("biofame_myo", "nots_myo"):
+        include = set(load_config(name).data.include)
+        assert len(include) == 14 and not include & held_out, name
+        assert tuple(sorted(include)) == myo_pretraining_participants(sorted(include | held_out)), name
