@@ -26,7 +26,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -418,7 +418,7 @@ class Emg2PoseSession:
         ``metadata`` (``subject`` = ``user``).
         """
         self._check_uniform()
-        start_time = datetime.fromtimestamp(float(self.time[0]), tz=timezone.utc)
+        start_time = datetime.fromtimestamp(float(self.time[0]), tz=UTC)
         metadata = self._metadata()
         emg_info = SignalInfo.uniform(N_EMG_CHANNELS, self.sample_rate, "emg", start_time=start_time)
         emg_data = (self.emg.T.astype(np.float64) * EMG_TO_VOLTS).astype(np.float32)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -107,7 +107,7 @@ class Session:
             sfreq=self.sample_rate,
             ch_names=tuple(ch_names),
             ch_types=tuple(ch_types),
-            start_time=datetime.fromtimestamp(float(self.time[0]), tz=timezone.utc),
+            start_time=datetime.fromtimestamp(float(self.time[0]), tz=UTC),
         )
         metadata: dict[str, Any] = {
             "source": "biosig.synth.hand",

@@ -65,7 +65,9 @@ def test_inspect_reports_unreadable_file_and_fails(capsys, tmp_path: Path) -> No
 def test_list_counts_shared_datasets(capsys, shared_data: Path) -> None:
     code, out, _ = run(capsys, "data", "list", "--data-dir", str(shared_data))
     assert code == 0
-    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[2:] if line and not line.startswith("bundled")}
+    rows = {
+        line.split()[0]: line.split()[1] for line in out.splitlines()[2:] if line and not line.startswith("bundled")
+    }
     assert rows["myo"] == "688" and rows["eegmat"] == "4" and rows["physionet-wfdb"] == "5"
     assert rows["emg2pose"] == "0"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +118,7 @@ def test_annotations_and_start_time(edf_file: Path) -> None:
     assert rec.annotations.description == ("stimulus", "button")
     np.testing.assert_allclose(rec.annotations.onset, [0.5, 2.0])
     np.testing.assert_allclose(rec.annotations.duration, [1.0, 0.0])
-    assert rec.info.start_time == datetime(2020, 1, 2, 10, 0, 0, tzinfo=timezone.utc)
+    assert rec.info.start_time == datetime(2020, 1, 2, 10, 0, 0, tzinfo=UTC)
     assert rec.labels is None
 
 

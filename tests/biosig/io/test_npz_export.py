@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ def recording(rng) -> Recording:
         sfreq=250.0,
         ch_names=("EMG1", "ECG"),
         ch_types=("emg", "ecg"),
-        start_time=datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc),
+        start_time=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
     )
     n = 1000
     labels = np.repeat([0, 1, -1, 1], n // 4)
@@ -54,7 +54,9 @@ def test_npz_round_trip_is_exact(recording: Recording, tmp_path: Path) -> None:
 def test_npz_without_header_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "plain.npz"
     np.savez(path, data=np.zeros((1, 3)))
-    with pytest.raises(ReaderError, match=r"plain.npz: missing arrays \['annotation_duration', 'annotation_onset', 'header'\]"):
+    with pytest.raises(
+        ReaderError, match=r"plain.npz: missing arrays \['annotation_duration', 'annotation_onset', 'header'\]"
+    ):
         read_npz(path)
 
 
