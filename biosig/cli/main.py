@@ -35,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (0 ok, 1 domain error, 2 usage error, 130 interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command line as the user gave it, for records such as a checkpoint's training command (sys.argv would
+    # name the host program when main() is called in-process, e.g. by a test runner).
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:

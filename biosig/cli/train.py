@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from biosig.training.distributed import DistEnv, shutdown_distributed
     from biosig.training.loop import train
 
-    command = shlex.join(["biosig", *sys.argv[1:]]) if sys.argv[1:] else None
+    command = shlex.join(["biosig", *args.argv])
     try:
         result = train(config, out_dir=args.out, data_dir=args.data_dir, resume=args.resume, command=command)
     finally:

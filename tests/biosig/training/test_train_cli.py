@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -15,11 +16,12 @@ from biosig.training.distributed import state_hash
 
 
 def test_tiny_run_from_the_command_line(tmp_path, capsys):
-    code = main(["train", "biofame", "--config", "tiny", "--out", str(tmp_path), "--set", "optim.max_steps=4"])
+    argv = ["train", "biofame", "--config", "tiny", "--out", str(tmp_path), "--set", "optim.max_steps=4"]
+    code = main(argv)
     assert code == 0
     assert f"done: 4 steps; model checkpoint {tmp_path / 'model.pt'}" in capsys.readouterr().out
     _, meta = load_checkpoint(tmp_path / "model.pt")
-    assert meta["training"]["command"].startswith("biosig ")  # sys.argv of the test runner, recorded as given
+    assert meta["training"]["command"] == shlex.join(["biosig", *argv])  # as given to main, not the runner's argv
     assert json.loads((tmp_path / "config.json").read_text())["optim"]["max_steps"] == 4
 
 
