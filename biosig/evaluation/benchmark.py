@@ -381,6 +381,13 @@ def run_benchmark(
     results: list[MethodResult] = []
     notes: list[str] = []
     embeddings: dict[tuple[Any, ...], np.ndarray] = {}
+    # Fail before any fitting (which takes tens of minutes on the full data) when an encoder cannot be run on a
+    # task: a checkpoint that saw evaluated participants, or an input scaling with no scale for a channel type.
+    for task in tasks:
+        for enc in encoders:
+            check_leakage(enc, task, seeds, allow_pretraining_overlap)
+            if not enc.estimate_scale:
+                enc.input_scale.channel_factors(task.ch_types, task.units)
     for task in tasks:
         notes.extend(f"{task.name}: {n}" for n in task.notes)
         if baselines:

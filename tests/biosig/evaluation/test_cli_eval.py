@@ -93,3 +93,24 @@ def test_eval_table_with_finetune_on_eegmat(shared_data: Path, tmp_path: Path, c
     assert "| eegmat | 50.0 |" in md  # two classes: chance 50 %
     assert "band power + LR" in md and "linear probe: biofame_tiny" in md and "fine-tune: biofame_tiny" in md
     assert "WARNING, pretrained on participant(s)/subject(s) ['01']" in md
+
+
+def test_missing_input_scale_fails_before_any_fitting(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EMG-only checkpoint on an EEG task must fail at once, not after the (long) Myo fits that precede it."""
+    import biosig.evaluation.benchmark as benchmark
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "physionet-eegmat").symlink_to(shared_data / "physionet-eegmat")
+    ckpt = make_tiny_checkpoint(
+        tmp_path / "emg.pt", input_scaling={"method": "robust", "scales": {"emg": {"a.u.": 0.02}}}
+    )
+
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("a baseline was fitted before the scaling was checked")
+
+    monkeypatch.setattr(benchmark, "_baseline_rows", no_fitting)
+    assert main(["eval", "table", "--checkpoint", str(ckpt), "--data-dir", str(data), "--seeds", "0"]) == 1
+    assert "input scaling has no scale for a 'eeg' channel in 'V' (it knows emg in a.u.)" in capsys.readouterr().err
