@@ -23,7 +23,8 @@ def _braindecode_reference(data, factor_new=1e-3, init_block_size=None, eps=1e-4
     meaned = df.ewm(alpha=factor_new).mean()
     demeaned = df - meaned
     squared_ewm = (demeaned * demeaned).ewm(alpha=factor_new).mean()
-    out = np.asarray(demeaned / np.maximum(eps, np.sqrt(np.asarray(squared_ewm)))).T
+    # np.array (a copy): pandas 3 hands out read-only views under copy-on-write.
+    out = np.array(demeaned / np.maximum(eps, np.sqrt(np.asarray(squared_ewm)))).T
     if init_block_size is not None:
         block = data[:, :init_block_size]
         out[:, :init_block_size] = (block - block.mean(1, keepdims=True)) / np.maximum(eps, block.std(1, keepdims=True))
