@@ -150,8 +150,9 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._conn.executescript(_SCHEMA)  # its own transaction (executescript commits first)
         with self._tx() as c:
-            c.executescript(_SCHEMA)
             row = c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 c.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -207,7 +208,9 @@ class Database:
     def revoke_key(self, key_id: str) -> bool:
         """Mark a key revoked; False when there is no such key or it already was."""
         with self._tx() as c:
-            cur = c.execute("UPDATE api_keys SET revoked = ? WHERE key_id = ? AND revoked IS NULL", (time.time(), key_id))
+            cur = c.execute(
+                "UPDATE api_keys SET revoked = ? WHERE key_id = ? AND revoked IS NULL", (time.time(), key_id)
+            )
             return cur.rowcount == 1
 
     # -- streams ------------------------------------------------------------------------------------------------
@@ -292,12 +295,12 @@ class Database:
 
     def add_gap(self, stream_id: int, seq: int, start_sample: int, stop_sample: int) -> None:
         with self._tx() as c:
-            c.execute(
-                "INSERT OR IGNORE INTO gaps VALUES (?, ?, ?, ?)", (stream_id, seq, start_sample, stop_sample)
-            )
+            c.execute("INSERT OR IGNORE INTO gaps VALUES (?, ?, ?, ?)", (stream_id, seq, start_sample, stop_sample))
 
     def list_gaps(self, stream_id: int) -> list[GapRow]:
-        rows = self._query("SELECT seq, start_sample, stop_sample FROM gaps WHERE stream_id = ? ORDER BY seq", (stream_id,))
+        rows = self._query(
+            "SELECT seq, start_sample, stop_sample FROM gaps WHERE stream_id = ? ORDER BY seq", (stream_id,)
+        )
         return [GapRow(**dict(r)) for r in rows]
 
     # -- vocabularies and few-shot examples -----------------------------------------------------------------------
@@ -327,7 +330,9 @@ class Database:
         return int(row[0])
 
     def list_examples(self, tenant: str) -> list[tuple[str, str, np.ndarray]]:
-        rows = self._query("SELECT user, gesture, dim, embeddings FROM examples WHERE tenant = ? ORDER BY id", (tenant,))
+        rows = self._query(
+            "SELECT user, gesture, dim, embeddings FROM examples WHERE tenant = ? ORDER BY id", (tenant,)
+        )
         return [
             (r["user"], r["gesture"], np.frombuffer(r["embeddings"], dtype="<f4").reshape(-1, r["dim"]).copy())
             for r in rows

@@ -77,6 +77,9 @@ class ServiceSettings(BaseSettings):
         description="'module:callable' returning a biosig.zeroshot PoseEncoder; called with gesture_pose_model "
         "(or no argument when that is unset).",
     )
+    gesture_vocabulary: Literal["builtin", "myo"] = Field(
+        "builtin", description="Each tenant's starting vocabulary: every built-in gesture, or the 8 Myo classes."
+    )
     gesture_mode: Literal["knn", "prototype"] = "knn"
     gesture_k: int = Field(10, ge=1)
     gesture_unknown_threshold: float | None = Field(None, description="Best score below this is 'unknown'.")
@@ -107,8 +110,10 @@ class ServiceSettings(BaseSettings):
     stream_connects_per_min: float = Field(60.0, gt=0, description="WebSocket connection attempts per key/minute.")
     max_streams_per_key: int = Field(32, ge=1, description="Live streams of one API key.")
     max_samples_per_s: float = Field(
-        2_000_000.0, gt=0, description="Samples (scans x channels) per second one key may stream; beyond, reading "
-        "slows down (nothing is refused)."
+        2_000_000.0,
+        gt=0,
+        description="Samples (scans x channels) per second one key may stream; beyond, reading "
+        "slows down (nothing is refused).",
     )
     max_request_bytes: int = Field(8 << 20, ge=1024, description="Largest REST request body (bytes).")
 

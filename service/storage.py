@@ -59,7 +59,9 @@ def _frame_length(header: bytes) -> int | None:
     return OVERHEAD + n_ch * n_samp * WIRE_DTYPES[code].itemsize
 
 
-def iter_frames(path: str | os.PathLike[str], start: int = 0, max_payload: int = 1 << 30) -> Iterator[tuple[int, DataFrame]]:
+def iter_frames(
+    path: str | os.PathLike[str], start: int = 0, max_payload: int = 1 << 30
+) -> Iterator[tuple[int, DataFrame]]:
     """``(offset, frame)`` for every complete valid frame from byte ``start``; stops at the first bad one."""
     with open(path, "rb") as fh:
         fh.seek(start)
@@ -198,4 +200,3 @@ def read_segments(path: str | os.PathLike[str], n_channels: int, limit_bytes: in
     if run:
         segments.append(Segment(run_start, np.concatenate(run, axis=1)))
     return segments
-
