@@ -149,7 +149,7 @@ class RateLimiter:
         """0.0 if a REST request may go ahead, else the seconds to wait (for ``Retry-After``)."""
         rate = who.rate_rps or self.rps
         with self._lock:
-            return self._bucket(self._requests, who.key_id, rate, max(self.burst, rate)).take()
+            return self._bucket(self._requests, who.key_id, rate, self.burst).take()
 
     def connect(self, who: Principal) -> float:
         with self._lock:

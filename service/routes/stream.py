@@ -346,6 +346,8 @@ class StreamHandler:
         close: _Close | None = None
         try:
             close = await self._loop()
+        except _Close as fatal:
+            close = fatal
         except (WebSocketDisconnect, OSError):
             close = None
         except Exception as exc:  # a bug must not lose data: persist what was accepted, tell the client to resume
@@ -603,8 +605,12 @@ class StreamHandler:
     async def _sender(self) -> None:
         try:
             while True:
-                await self._wake.wait()
-                self._wake.clear()
+                if not (self.control or self.results):
+                    if self._stop_sender:
+                        return
+                    await self._wake.wait()
+                    self._wake.clear()
+                    continue
                 while self.control or self.results:
                     if self.control:
                         text = self.control.popleft().to_json()
@@ -617,8 +623,6 @@ class StreamHandler:
                         self.metrics.result_latency.observe((result.latency_ms or 0.0) / 1e3)
                     await self.ws.send_text(text)
                     self._sent.set()
-                if self._stop_sender:
-                    return
         except (WebSocketDisconnect, RuntimeError, OSError):
             self._sender_dead = True
             self._sent.set()

@@ -40,7 +40,7 @@ def test_bad_keys_are_refused_with_the_reason(store, key, message) -> None:
 
 def test_a_key_with_a_valid_id_but_wrong_secret_is_unknown(store) -> None:
     key, row = store.create("acme")
-    forged = key[: -1] + ("A" if key[-1] != "A" else "B")
+    forged = key[:-1] + ("A" if key[-1] != "A" else "B")
     with pytest.raises(AuthError, match=f"unknown API key \\(id {row.key_id}\\)") as info:
         store.verify(forged)
     assert forged not in str(info.value)

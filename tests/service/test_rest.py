@@ -54,15 +54,20 @@ def test_windows_at_another_rate_are_resampled(service) -> None:
 @pytest.mark.parametrize(
     ("change", "detail"),
     [
-        ({"input": windows(1, n_times=190).tolist()}, "windows of 190 samples at 200 Hz are 190 samples at the "
-         "model's 200 Hz; biofame_emg_myo takes a positive multiple of 20 samples"),
+        (
+            {"input": windows(1, n_times=190).tolist()},
+            "windows of 190 samples at 200 Hz are 190 samples at the "
+            "model's 200 Hz; biofame_emg_myo takes a positive multiple of 20 samples",
+        ),
         ({"input": [[[0.0, 1.0], [0.0]]]}, "input[0] must be a rectangular (n_channels, n_times) array"),
         ({"input": [[[float("nan")] * 200] * 8]}, "input[0] holds 1600 NaN or infinite value(s)"),
         ({"model": "nope"}, "unknown model 'nope'; available: biofame_emg_myo"),
         ({"channels": [{"name": "a", "type": "emg"}]}, "channels lists 1 channels but the windows have 8 rows"),
         ({"input": ["not base64!"], "n_channels": 8}, "input[0] is not valid base64"),
-        ({"input": [base64.b64encode(b"\x00" * 6).decode()], "n_channels": 8},
-         "input[0] holds 6 bytes, not a whole number of 8-channel float32 scans (32 bytes each)"),
+        (
+            {"input": [base64.b64encode(b"\x00" * 6).decode()], "n_channels": 8},
+            "input[0] holds 6 bytes, not a whole number of 8-channel float32 scans (32 bytes each)",
+        ),
         ({"sfreq": -1}, "sfreq: Input should be greater than 0 (got -1)"),
         ({"sfreg": 200}, "sfreg: Extra inputs are not permitted"),
     ],
