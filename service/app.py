@@ -26,6 +26,7 @@ from service.db import Database
 from service.errors import install_handlers
 from service.gestures import GestureService
 from service.inference import InferenceEngine
+from service.logs import install_key_redaction
 from service.metrics import Metrics
 from service.models import ModelRegistry, load_models
 from service.settings import ServiceSettings, load_settings
@@ -171,6 +172,7 @@ def create_app(settings: ServiceSettings | None = None, *, models: ModelRegistry
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_key_redaction()  # uvicorn has configured its loggers by now
         lock = _DataDirLock(settings)
         try:
             t0 = time.perf_counter()

@@ -164,6 +164,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=10,
     )
+    from service.logs import install_key_redaction
+
+    install_key_redaction()  # after uvicorn.Config has configured logging
     server = Server(config)
     asyncio.run(server.serve())
     return 0
