@@ -239,7 +239,8 @@ class StreamHandler:
                 "stream_exists", f"stream {hello.stream!r} was just started by another connection", 1007
             ) from None
 
-    def _choose_model(self, hello: Hello) -> tuple[ServedModel, FeaturizerConfig]:
+    def _choose_model(self, hello: Hello) -> tuple[ServedModel | None, FeaturizerConfig | None, str]:
+        """The first model (gesture, then embedding) that takes the stream; else (None, None, why not)."""
         types = tuple(c.type for c in hello.channels)
         units = tuple(c.unit for c in hello.channels)
         models = self.state.models
@@ -266,8 +267,8 @@ class StreamHandler:
             except SignalError as exc:
                 problems.append(f"model {model.name}: {exc}")
                 continue
-            return model, config
-        raise _fatal("bad_hello", "no model can take this stream: " + " | ".join(problems), 1007)
+            return model, config, ""
+        return None, None, " | ".join(problems)
 
     # -- the session ------------------------------------------------------------------------------------------
 
@@ -279,7 +280,7 @@ class StreamHandler:
             row = self._open_stream(hello)
             if (self.who.tenant, row.id) in self.state.live:  # type: ignore[union-attr]
                 raise _fatal("stream_busy", f"stream {hello.stream!r} is streaming on another connection", 4409)
-            model, config = self._choose_model(hello)
+            model, config, why_not = self._choose_model(hello)
         except _Close as close:
             await self._close_now(close)
             return
@@ -288,14 +289,14 @@ class StreamHandler:
         self.state.live[(self.who.tenant, row.id)] = self  # type: ignore[union-attr]
         self.metrics.streams_live.inc()
         try:
-            await self._run_session(row, config)
+            await self._run_session(row, config, why_not)
         finally:
             self.state.live.pop((self.who.tenant, row.id), None)  # type: ignore[union-attr]
             self.metrics.streams_live.dec()
             self.metrics.sessions.labels(str(self.close_code)).inc()
 
-    async def _run_session(self, row: Any, config: FeaturizerConfig) -> None:
-        assert self.hello is not None and self.who is not None and self.model is not None
+    async def _run_session(self, row: Any, config: FeaturizerConfig | None, why_not: str) -> None:
+        assert self.hello is not None and self.who is not None
         path = recording_file(self.settings.recordings_dir, row)
         rec = await asyncio.to_thread(
             recover,
@@ -320,10 +321,10 @@ class StreamHandler:
             max_invalid=self.settings.max_invalid_frames,
             foreign=lambda sid: (other := self.state.db.get_stream(sid)) is not None and other.tenant != tenant,
         )
-        self.featurizer = StreamFeaturizer(config, f"{tenant}/{row.id}")
+        self.featurizer = StreamFeaturizer(config, f"{tenant}/{row.id}") if config is not None else None
         self.state.db.start_session(self.session_id, row.id, self.who.key_id, self.hello.resume)
         await self._save_progress()
-        spec = self.model.encoder.signal_spec
+        spec = self.model.encoder.signal_spec if self.model is not None else None
         ready = Ready(
             stream_id=row.id,
             session=self.session_id,
@@ -333,13 +334,16 @@ class StreamHandler:
             resumed=self.hello.resume,
             max_unacked=self.settings.max_unacked,
             max_frame_bytes=self.settings.max_frame_bytes,
-            model=self.model.name,
-            window_s=spec.n_times / spec.sfreq,
-            hop_s=config.hop_s,
+            model=self.model.name if self.model is not None else None,
+            window_s=spec.n_times / spec.sfreq if spec is not None else None,
+            hop_s=config.hop_s if config is not None else None,
         )
         log.info("stream %s/%s (%s) session %s: %s", tenant, row.id, self.hello.stream, self.session_id, ready)
         await self.ws.send_text(ready.to_json())
-        if self.labels and self.model.kind != "gesture":
+        if self.model is None:
+            msg = f"the stream is recorded, but no loaded model can take it, so there are no results: {why_not}"
+            self.control.append(Error("no_model", msg, None))
+        elif self.labels and self.model.kind != "gesture":
             self.control.append(Error("no_gesture_model", _no_labels_message(self.state), None))
         sender = asyncio.create_task(self._sender())
         reader = asyncio.create_task(self._reader())
@@ -412,7 +416,7 @@ class StreamHandler:
 
     async def _on_frame(self, data: bytes, t_recv: float) -> None:
         rules, writer = self.rules, self.writer
-        assert rules is not None and writer is not None and self.featurizer is not None
+        assert rules is not None and writer is not None
         limit = self.settings.max_frame_bytes + OVERHEAD
         if len(data) > limit:
             self.metrics.frames.labels("too_big").inc()
@@ -451,9 +455,10 @@ class StreamHandler:
             self._ack_now()
         elif self._deadline is None:
             self._deadline = time.monotonic() + self.settings.fsync_interval_s
-        result = self.featurizer.push(frame.first_sample, frame.samples)
-        if result.windows and (self.labels or self.embeddings):
-            self._submit(result.windows, t_recv)
+        if self.featurizer is not None:
+            result = self.featurizer.push(frame.first_sample, frame.samples)
+            if result.windows and (self.labels or self.embeddings):
+                self._submit(result.windows, t_recv)
         self._wake.set()
 
     def _submit(self, windows: list, t_recv: float) -> None:
@@ -556,7 +561,7 @@ class StreamHandler:
         elif isinstance(msg, Config):
             if msg.labels is not None:
                 self.labels = msg.labels
-                if msg.labels and self.model is not None and self.model.kind != "gesture":
+                if msg.labels and self.model is not None and self.model.kind != "gesture":  # noqa: SIM102
                     self.control.append(Error("no_gesture_model", _no_labels_message(self.state), None))
             if msg.embeddings is not None:
                 self.embeddings = msg.embeddings
@@ -566,11 +571,11 @@ class StreamHandler:
         return None
 
     async def _end(self) -> _Close:
-        assert self.rules is not None and self.featurizer is not None
+        assert self.rules is not None
         if self.rules.unacked:
             await self._commit()
-        tail = self.featurizer.close()
-        if tail:
+        tail = self.featurizer.close() if self.featurizer is not None else []
+        if tail and (self.labels or self.embeddings):
             self._submit(tail, time.perf_counter())
         if self.pending_jobs:
             try:

@@ -84,13 +84,8 @@ def test_ready_then_acks_results_and_closed(service) -> None:
             1007,
             "hello has unknown field(s) ['sfreg']",
         ),
-        (hello(sfreq=333.3333), 1007, "no model can take this stream"),
         (hello(resume=True), 1007, "no open stream 'myo-1' to resume"),
-        (
-            json.dumps({"type": "hello", "stream": "s", "channels": [{"name": "c", "type": "ecg"}], "sfreq": 200}),
-            1007,
-            "no input scale for a 'ecg' channel in 'V'",
-        ),
+        (hello(protocol=2), 1007, "hello.protocol must be 1 (this service's protocol version), got 2"),
     ],
 )
 def test_bad_openings_close_with_the_documented_code(service, first, code, text) -> None:
@@ -214,3 +209,27 @@ def test_every_fsync_policy_acknowledges_every_frame(make_service, policy) -> No
         for seq in range(5):
             ws.send_bytes(frame(sid, seq))
             assert until(ws, "ack") == {"type": "ack", "seq": seq, "samples": 10 * (seq + 1)}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"channels": [{"name": "c", "type": "ecg"}]}, "no input scale for a 'ecg' channel in 'V'"),
+        ({"sfreq": 333.3333}, "cannot resample"),
+    ],
+)
+def test_a_stream_no_model_can_take_is_recorded_without_results(service, change, why) -> None:
+    key = service.key()
+    with connect(service, key) as ws:
+        ws.send_text(json.dumps({**json.loads(hello()), **change}))
+        ready = until(ws, "ready")
+        assert not {"model", "window_s", "hop_s"} & set(ready)  # optional fields left out when there is no model
+        notice = until(ws, "error")
+        assert notice["code"] == "no_model" and not notice["fatal"] and why in notice["message"]
+        n_ch = len(change.get("channels", CHANNELS))
+        raw = np.zeros((n_ch, 10), np.int8)
+        for seq in range(30):
+            ws.send_bytes(encode_frame(DataFrame(ready["stream_id"], seq, 10 * seq, 0, raw, 1 / 128)))
+        ws.send_text('{"type": "end"}')
+        closed = until(ws, "closed")
+    assert (closed["samples"], closed["results"]) == (300, 0)
