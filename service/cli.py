@@ -160,6 +160,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         # Messages a little over our own limit still reach the handler, which answers with a clear error first.
         ws_max_size=2 * (settings.max_frame_bytes + OVERHEAD),
+        ws_per_message_deflate=False,  # frames are binary samples: compressing them costs CPU and saves little
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=10,

@@ -77,6 +77,10 @@ class InferenceEngine:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def submit(self, job: WindowJob) -> None:
         with self._cond:
             self._jobs.append(job)

@@ -26,7 +26,7 @@ def readyz(state: StateDep) -> JSONResponse:
         "models": state.ready and state.models is not None,
         "database": _safe(state.db.ping),
         "data_dir_writable": os.access(state.settings.recordings_dir, os.W_OK),
-        "inference_thread": state.engine._thread.is_alive(),
+        "inference_thread": state.engine.alive,
     }
     ok = all(checks.values())
     body = {"status": "ready" if ok else "not ready", "checks": checks,
