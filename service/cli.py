@@ -25,7 +25,7 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
                    "(default: $BIOSIG_SERVICE_DATA_DIR or ./biosig-service-data)")  # fmt: skip
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = commands.add_parser(
         "serve",
         help="run the service (REST + WebSocket) with uvicorn",

@@ -181,7 +181,7 @@ class Database:
             self._conn.close()
 
     def ping(self) -> bool:
-        return self._query("SELECT 1")[0][0] == 1
+        return bool(self._query("SELECT 1")[0][0] == 1)
 
     # -- API keys -----------------------------------------------------------------------------------------------
 

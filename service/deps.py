@@ -22,7 +22,8 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `biosig keys
 
 
 def get_state(request: Request) -> ServiceState:
-    return request.app.state.service
+    state: ServiceState = request.app.state.service
+    return state
 
 
 StateDep = Annotated[ServiceState, Depends(get_state)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -90,10 +92,10 @@ def install_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "; ".join(lines), "errors": jsonable(exc.errors())}, status_code=422)
 
 
-def jsonable(errors: object) -> object:
+def jsonable(errors: Sequence[Any]) -> Any:
     from fastapi.encoders import jsonable_encoder
 
     try:
         return jsonable_encoder(errors)
     except Exception:  # inputs that cannot be encoded (NaN, bytes): keep the messages only
-        return [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]  # type: ignore[union-attr]
+        return [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]

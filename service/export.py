@@ -44,9 +44,9 @@ def to_recording(row: StreamRow, path: Path) -> Recording:
     channels = hello["channels"]
     info = SignalInfo(
         sfreq=float(hello["sfreq"]),
-        ch_names=[c["name"] for c in channels],
-        ch_types=[c["type"] for c in channels],
-        units=[c["unit"] for c in channels],
+        ch_names=tuple(c["name"] for c in channels),
+        ch_types=tuple(c["type"] for c in channels),
+        units=tuple(c["unit"] for c in channels),
         start_time=datetime.fromtimestamp(row.created, UTC),
     )
     segments = read_segments(path, len(channels)) if path.exists() else []

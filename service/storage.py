@@ -56,7 +56,7 @@ def _frame_length(header: bytes) -> int | None:
     _, version, code, _, _, _, _, _, _, n_ch, _, n_samp, _ = HEADER.unpack_from(header)
     if code not in WIRE_DTYPES or n_ch < 1 or n_samp < 1:
         return None
-    return OVERHEAD + n_ch * n_samp * WIRE_DTYPES[code].itemsize
+    return int(OVERHEAD + n_ch * n_samp * WIRE_DTYPES[code].itemsize)
 
 
 def iter_frames(
@@ -174,7 +174,7 @@ class Segment:
 
     @property
     def stop_sample(self) -> int:
-        return self.first_sample + self.data.shape[1]
+        return self.first_sample + int(self.data.shape[1])
 
 
 def read_segments(path: str | os.PathLike[str], n_channels: int, limit_bytes: int | None = None) -> list[Segment]:

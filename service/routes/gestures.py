@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from fastapi import APIRouter, status
 
 from biosig.zeroshot import PoseReference
@@ -52,7 +53,7 @@ def list_gestures(gestures: GesturesDep, who: PrincipalDep) -> GestureList:
 
 @router.post("", response_model=GestureOut, status_code=status.HTTP_201_CREATED, summary="Add a gesture by its pose")
 def add_gesture(body: GestureIn, gestures: GesturesDep, who: PrincipalDep) -> GestureOut:
-    ref = PoseReference(body.name, body.pose, body.frame_rate, body.description, origin="user")
+    ref = PoseReference(body.name, np.asarray(body.pose, dtype=np.float64), body.frame_rate, body.description, "user")
     gestures.add_gesture(who.tenant, ref, replace=body.replace)
     return _out(ref)
 

@@ -43,7 +43,7 @@ from biosig.protocol import (
     Result,
     parse_message,
 )
-from biosig.stream import FeaturizerConfig, StreamFeaturizer
+from biosig.stream import FeaturizerConfig, StreamFeaturizer, Window
 from service.app import ServiceState
 from service.auth import AuthError, Principal
 from service.export import recording_file
@@ -461,7 +461,7 @@ class StreamHandler:
                 self._submit(result.windows, t_recv)
         self._wake.set()
 
-    def _submit(self, windows: list, t_recv: float) -> None:
+    def _submit(self, windows: list[Window], t_recv: float) -> None:
         assert self.model is not None and self.featurizer is not None and self.who is not None
         self.pending_jobs += 1
         self._jobs_done.clear()
@@ -551,21 +551,21 @@ class StreamHandler:
             msg = f"control message is {len(text)} bytes; at most {self.settings.max_control_bytes} are accepted"
             raise _fatal("too_big", msg, 1009)
         try:
-            msg = parse_message(text, max_len=self.settings.max_control_bytes)
+            parsed = parse_message(text, max_len=self.settings.max_control_bytes)
         except ControlError as exc:
             self.control.append(Error("bad_message", str(exc), None))
             self._wake.set()
             return None
-        if isinstance(msg, Hello):
+        if isinstance(parsed, Hello):
             self.control.append(Error("bad_message", "hello was already received; this session is open", None))
-        elif isinstance(msg, Config):
-            if msg.labels is not None:
-                self.labels = msg.labels
-                if msg.labels and self.model is not None and self.model.kind != "gesture":  # noqa: SIM102
+        elif isinstance(parsed, Config):
+            if parsed.labels is not None:
+                self.labels = parsed.labels
+                if parsed.labels and self.model is not None and self.model.kind != "gesture":
                     self.control.append(Error("no_gesture_model", _no_labels_message(self.state), None))
-            if msg.embeddings is not None:
-                self.embeddings = msg.embeddings
-        elif isinstance(msg, End):
+            if parsed.embeddings is not None:
+                self.embeddings = parsed.embeddings
+        elif isinstance(parsed, End):
             return await self._end()
         self._wake.set()
         return None
@@ -593,16 +593,15 @@ class StreamHandler:
         ratio = self.hello.sfreq / w.sfreq
         end = int(round(w.end * ratio))
         start = end - int(round(w.data.shape[1] * ratio))
-        p = out.prediction
-        labels = self.labels and p is not None
+        p = out.prediction if self.labels else None
         return Result(
             start_sample=start,
             end_sample=end,
             end_s=end / self.hello.sfreq,
-            label=p.label if labels else None,
-            score=round(p.score, 6) if labels else None,
-            scores={k: round(v, 6) for k, v in p.scores.items()} if labels else None,
-            unknown=p.unknown if labels else None,
+            label=p.label if p is not None else None,
+            score=round(p.score, 6) if p is not None else None,
+            scores={k: round(v, 6) for k, v in p.scores.items()} if p is not None else None,
+            unknown=p.unknown if p is not None else None,
             embedding=[float(v) for v in out.embedding] if self.embeddings else None,
             latency_ms=round((time.perf_counter() - t_recv) * 1e3, 3),
         )
