@@ -164,10 +164,13 @@ class SessionRules:
         p.n_frames += 1
         return Decision(Verdict.ACCEPT, frame=frame, gap=gap)
 
-    def mark_acked(self) -> int:
-        """Everything accepted so far is persisted and acknowledged; returns the acked seq."""
-        self.last_acked = self.progress.next_seq - 1
-        return self.last_acked
+    def mark_acked(self, seq: int | None = None) -> int:
+        """Frames up to ``seq`` (default: all accepted so far) are persisted and acknowledged; returns it."""
+        seq = self.progress.next_seq - 1 if seq is None else seq
+        if not self.last_acked <= seq < self.progress.next_seq:
+            raise ValueError(f"cannot ack seq {seq}: last ack {self.last_acked}, next seq {self.progress.next_seq}")
+        self.last_acked = seq
+        return seq
 
     @property
     def unacked(self) -> int:

@@ -119,6 +119,8 @@ class StreamHandler:
         self._sender_dead = False
         self._inbox: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue(_INBOX)
         self._deadline: float | None = None
+        self._commit_task: asyncio.Task[None] | None = None
+        self._commit_error: BaseException | None = None
         self._last_progress = time.monotonic()
         self._shutdown_code: int | None = None
         self.close_code: int | None = None
@@ -396,10 +398,15 @@ class StreamHandler:
             try:
                 kind, payload, t_recv = await asyncio.wait_for(self._inbox.get(), timeout)
             except TimeoutError:
-                await self._commit()
+                self._start_commit()
                 continue
             if kind == "disconnect":
                 return None
+            if self._commit_error is not None:
+                exc = self._commit_error
+                raise _fatal("internal", f"cannot persist ({type(exc).__name__}: {exc}); reconnect and resume", 1011)
+            if kind == "tick":
+                continue
             if kind == "shutdown":
                 return _Close(payload, Error("going_away", "the service is shutting down; reconnect and resume",
                                              None, True, payload))  # fmt: skip
@@ -410,7 +417,7 @@ class StreamHandler:
                 if done is not None:
                     return done
             if self.settings.fsync == "batch" and rules.unacked >= max(1, self.settings.max_unacked // 2):
-                await self._commit()
+                self._start_commit()
 
     # -- frames -----------------------------------------------------------------------------------------------
 
@@ -434,8 +441,8 @@ class StreamHandler:
         if decision.verdict is Verdict.DUPLICATE:
             self.metrics.frames.labels("duplicate").inc()
             if rules.unacked:
-                await self._commit()
-            else:
+                self._start_commit()
+            elif rules.last_acked >= 0:
                 self._queue(Ack(rules.last_acked, rules.progress.n_samples))
             return
         frame = decision.frame
@@ -450,7 +457,7 @@ class StreamHandler:
             self.state.db.add_gap(self.row_id, decision.gap.seq, decision.gap.start_sample, decision.gap.stop_sample)  # type: ignore[arg-type]
             self.control.append(decision.gap)
         if self.settings.fsync == "always":
-            await self._commit()
+            self._start_commit()
         elif self.settings.fsync == "none":
             self._ack_now()
         elif self._deadline is None:
@@ -508,18 +515,64 @@ class StreamHandler:
         self._queue(Ack(seq, rules.progress.n_samples))
         self.metrics.acks.inc()
 
-    async def _commit(self) -> None:
-        """Make accepted frames durable under the policy, then acknowledge them all."""
+    def _start_commit(self) -> None:
+        """Commit in the background: the session loop goes on reading frames while the fsync runs.
+
+        One commit runs at a time; frames accepted meanwhile are covered by the next one, which starts as soon
+        as this one ends (``always``) or at the next deadline (``batch``).
+        """
         self._deadline = None
+        rules = self.rules
+        assert rules is not None
+        if rules.unacked == 0 or self._commit_task is not None:
+            return
+        self._commit_task = asyncio.create_task(self._background_commit())
+
+    async def _background_commit(self) -> None:
+        try:
+            await self._commit()
+        except Exception as exc:  # the fd failed: nothing more can be acknowledged; the session loop ends it
+            log.exception("stream %s: commit failed", self.row_id)
+            self._commit_error = exc
+            self._tick()
+            return
+        finally:
+            self._commit_task = None
+        rules = self.rules
+        assert rules is not None
+        if rules.unacked:
+            if self.settings.fsync == "always":
+                self._start_commit()
+            elif self._deadline is None:
+                self._deadline = time.monotonic() + self.settings.fsync_interval_s
+                self._tick()
+
+    def _tick(self) -> None:
+        """Wake the session loop (to see a new deadline or a failed commit); a full inbox wakes it anyway."""
+        try:
+            self._inbox.put_nowait(("tick", None, time.perf_counter()))
+        except asyncio.QueueFull:
+            pass
+
+    async def _wait_commit(self) -> None:
+        task = self._commit_task
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _commit(self) -> None:
+        """Make accepted frames durable under the policy, then acknowledge them (all accepted before the call)."""
         rules, writer = self.rules, self.writer
         assert rules is not None and writer is not None
         if rules.unacked == 0:
             return
+        seq, samples = rules.progress.next_seq - 1, rules.progress.n_samples
         if self.settings.fsync != "none" and writer.dirty:
             t0 = time.perf_counter()
-            await asyncio.to_thread(writer.sync)
+            await asyncio.to_thread(writer.sync)  # covers every byte written so far, frame `seq` included
             self.metrics.fsync_seconds.observe(time.perf_counter() - t0)
-        self._ack_now()
+        rules.mark_acked(seq)
+        self._queue(Ack(seq, samples))
+        self.metrics.acks.inc()
         if time.monotonic() - self._last_progress >= _PROGRESS_EVERY_S:
             await self._save_progress()
 
@@ -572,8 +625,8 @@ class StreamHandler:
 
     async def _end(self) -> _Close:
         assert self.rules is not None
-        if self.rules.unacked:
-            await self._commit()
+        await self._wait_commit()
+        await self._commit()
         tail = self.featurizer.close() if self.featurizer is not None else []
         if tail and (self.labels or self.embeddings):
             self._submit(tail, time.perf_counter())
@@ -636,6 +689,7 @@ class StreamHandler:
         rules, writer = self.rules, self.writer
         assert rules is not None and writer is not None
         try:
+            await self._wait_commit()
             if rules.unacked and close is not None:
                 await self._commit()  # the client is still there: it gets its acks
             await asyncio.to_thread(writer.close)

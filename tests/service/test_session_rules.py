@@ -158,3 +158,13 @@ def test_resumed_session_continues_numbering_and_sample_clock() -> None:
     assert r.check(frame(9, 45)).verdict is Verdict.DUPLICATE
     assert r.check(frame(10, 50)).verdict is Verdict.ACCEPT
     assert r.progress.n_samples == 55
+
+
+def test_acks_cover_only_accepted_frames() -> None:
+    r = rules()
+    r.check(frame(0, 0))
+    r.check(frame(1, 5))
+    assert r.mark_acked(0) == 0 and r.unacked == 1
+    with pytest.raises(ValueError, match="cannot ack seq 2: last ack 0, next seq 2"):
+        r.mark_acked(2)
+    assert r.mark_acked() == 1 and r.unacked == 0
