@@ -54,6 +54,11 @@ class WindowJob:
     deliver: Callable[[WindowJob, list[WindowOutput] | BaseException], None]
 
 
+def _deliver_all(items: list[tuple[WindowJob, list[WindowOutput] | BaseException]]) -> None:
+    for job, out in items:
+        job.deliver(job, out)
+
+
 class InferenceEngine:
     """The worker thread; :meth:`submit` may be called from any thread."""
 
@@ -106,16 +111,18 @@ class InferenceEngine:
             by_model: dict[int, list[WindowJob]] = {}
             for job in jobs:
                 by_model.setdefault(id(job.model), []).append(job)
+            ready: dict[asyncio.AbstractEventLoop, list[tuple[WindowJob, list[WindowOutput] | BaseException]]] = {}
             for group in by_model.values():
+                outputs: list[list[WindowOutput] | BaseException]
                 try:
-                    outputs = self._infer(group)
+                    outputs = list(self._infer(group))
                 except Exception as exc:  # a failed batch must not kill the worker; its streams get the error
                     log.exception("inference failed for %d job(s) of %s", len(group), group[0].model.name)
-                    for job in group:
-                        job.loop.call_soon_threadsafe(job.deliver, job, exc)
-                    continue
+                    outputs = [exc] * len(group)
                 for job, out in zip(group, outputs):
-                    job.loop.call_soon_threadsafe(job.deliver, job, out)
+                    ready.setdefault(job.loop, []).append((job, out))
+            for loop, items in ready.items():  # one wake-up of each event loop per batch, not one per stream
+                loop.call_soon_threadsafe(_deliver_all, items)
 
     def _infer(self, jobs: list[WindowJob]) -> list[list[WindowOutput]]:
         model = jobs[0].model

@@ -102,7 +102,7 @@ class ServiceSettings(BaseSettings):
         description="always: fsync every frame before its ack; batch: group commit, fsync then one ack at most "
         "every fsync_interval_s (or max_unacked/2 frames); none: ack after write(2), fsync at session end.",
     )
-    fsync_interval_s: float = Field(0.02, gt=0, description="Longest an accepted frame waits for its ack (batch).")
+    fsync_interval_s: float = Field(0.1, gt=0, description="Longest an accepted frame waits for its ack (batch).")
 
     # -- auth and limits ----------------------------------------------------------------------------------------
     rate_limit_rps: float = Field(20.0, gt=0, description="REST requests per second per API key (sustained).")
