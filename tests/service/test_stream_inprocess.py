@@ -233,3 +233,38 @@ def test_a_stream_no_model_can_take_is_recorded_without_results(service, change,
         ws.send_text('{"type": "end"}')
         closed = until(ws, "closed")
     assert (closed["samples"], closed["results"]) == (300, 0)
+
+
+class _FailingEncoder:
+    """Wraps the real encoder; fails on real windows (the service's dry run at hello uses zeros)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        for name in ("name", "backend", "signal_spec", "embed_dim", "time_multiple", "input_scale"):
+            setattr(self, name, getattr(inner, name))
+
+    def embed(self, batch, ch_types=None, units=None):
+        if np.any(batch):
+            raise RuntimeError("simulated backend failure")
+        return self.inner.embed(batch, ch_types, units)
+
+
+def test_a_failed_inference_is_reported_and_loses_no_samples(make_service, served_models) -> None:
+    from service.models import ModelRegistry, ServedModel
+
+    real = served_models.embedding
+    broken = ModelRegistry(ServedModel("broken", "embedding", _FailingEncoder(real.encoder), real.source))
+    svc = make_service(models=broken)
+    key = svc.key()
+    with connect(svc, key) as ws:
+        ws.send_text(hello(labels=False, embeddings=True))
+        sid = until(ws, "ready")["stream_id"]
+        for seq in range(22):
+            ws.send_bytes(frame(sid, seq))
+        error = until(ws, "error")
+        assert error["code"] == "inference_failed" and not error["fatal"]
+        assert "simulated backend failure" in error["message"]
+        ws.send_text('{"type": "end"}')
+        closed = until(ws, "closed")
+    assert (closed["samples"], closed["results"]) == (220, 0)
+    assert svc.client.get(f"/v1/recordings/{sid}", headers=svc.headers(key)).json()["samples"] == 220
