@@ -311,10 +311,9 @@ class Uplink:
 
         Raises ``ValueError`` for a chunk that does not fit the stream (channels, dtype, overlap, values out
         of the wire dtype's range), :class:`~firmware_bridge.errors.BufferFullError` when memory and spill file
-        are full, :class:`~firmware_bridge.errors.UplinkError` after the uplink has failed.
+        are full (the chunk is not taken), :class:`~firmware_bridge.errors.UplinkError` after the uplink has
+        failed (the chunk is still buffered, so :meth:`close` saves it with the rest).
         """
-        if self._failure is not None:
-            raise UplinkError(f"the uplink has stopped: {self._failure}")
         if self._ending:
             raise BridgeStateError("the uplink is closing; no more chunks are accepted")
         if chunk.n_channels != self.info.n_channels:
@@ -345,6 +344,11 @@ class Uplink:
             self._rate.append((chunk.host_time, chunk.n_samples))
             while self._rate and self._rate[0][0] < chunk.host_time - 5.0:
                 self._rate.popleft()
+        if self._failure is not None:
+            raise UplinkError(
+                f"the uplink has stopped: {self._failure} (this chunk is buffered with the other unacknowledged "
+                "frames; close() writes them to a pending file)"
+            )
         self._kick()
         return n_frames
 
@@ -422,6 +426,11 @@ class Uplink:
         )
 
     @property
+    def sample_offset(self) -> int:
+        """Added to the bridge's sample clock on the wire (non-zero when resuming a stream of an earlier run)."""
+        return self._sample_offset
+
+    @property
     def failed(self) -> str | None:
         """Why the uplink stopped for good, or None."""
         return self._failure
@@ -487,7 +496,11 @@ class Uplink:
                 attempt = 0
                 continue
             except (OSError, TimeoutError, ws.exceptions.WebSocketException) as exc:
-                reason = self._classify(exc)
+                try:
+                    reason = self._classify(exc)
+                except _Fatal as fatal:
+                    self._fail(str(fatal))
+                    return
             finally:
                 self._connected = False
             if self._frames_acked > acked_before:
