@@ -52,10 +52,8 @@ class WireFormat:
         scale = float(self.scale)
         if not math.isfinite(scale) or scale == 0.0:
             raise ValueError(f"WireFormat.scale must be a finite non-zero number, got {self.scale!r}")
-        if np.float32(scale) != scale:
-            # The frame header carries scale as float32: keep the value the service will see.
-            scale = float(np.float32(scale))
-        object.__setattr__(self, "scale", scale)
+        # The frame header carries scale as float32: keep the value the service will see.
+        object.__setattr__(self, "scale", float(np.float32(scale)))
 
     @property
     def numpy_dtype(self) -> np.dtype:

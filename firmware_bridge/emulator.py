@@ -73,7 +73,7 @@ class EmulatorConfig:
 
     def info(self) -> InfoPacket:
         p = PROFILES[self.profile]
-        return InfoPacket(p.n_channels, p.sfreq, p.wire.scale, "emg", p.unit, f"biosig-emu-{self.profile}")
+        return InfoPacket(p.n_channels, p.sfreq, p.wire.scale, "emg", p.unit, f"emu-{self.profile}")
 
 
 def make_packets(config: EmulatorConfig) -> Iterator[DataPacket]:

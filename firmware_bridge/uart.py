@@ -164,6 +164,9 @@ def encode_packet(packet: DataPacket | InfoPacket) -> bytes:
             + np.ascontiguousarray(samples.T, dtype="<i2").tobytes()
         )
     else:
+        for what, text, size in (("ch_type", packet.ch_type, 4), ("unit", packet.unit, 4), ("name", packet.name, 16)):
+            if len(text.encode()) > size:
+                raise ValueError(f"INFO {what} holds at most {size} bytes of UTF-8, got {text!r}")
         body = INFO.pack(
             PACKET_INFO,
             INFO_VERSION,
@@ -171,9 +174,9 @@ def encode_packet(packet: DataPacket | InfoPacket) -> bytes:
             0,
             packet.sfreq,
             packet.scale,
-            packet.ch_type.encode()[:4],
-            packet.unit.encode()[:4],
-            packet.name.encode()[:16],
+            packet.ch_type.encode(),
+            packet.unit.encode(),
+            packet.name.encode(),
         )
     return body + CRC.pack(zlib.crc32(body))
 
