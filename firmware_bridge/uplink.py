@@ -612,9 +612,10 @@ class Uplink:
             # Our own earlier hello may have created the stream before that connection dropped.
             self._resume_next = True
             raise _Resync("the stream exists (an earlier hello of this client may have created it); resuming")
-        if error.code in ("bad_hello", "stream_exists", "unknown_stream"):
+        if error.code in ("bad_hello", "stream_exists", "unknown_stream", "unauthorized"):
             raise _Fatal(f"the service refused the hello: {error.code}: {error.message}")
-        raise _Resync(f"the service answered hello with error {error.code}: {error.message}")
+        # stream_busy, try-again-later and anything else: retry with back-off
+        raise ConnectionError(f"the service answered hello with error {error.code}: {error.message}")
 
     def _on_ready(self, ready: Ready) -> None:
         if ready.stream != self._hello.stream:
