@@ -128,7 +128,7 @@ def test_a_refused_key_stops_the_uplink_and_keeps_the_frames(server, tmp_path):
     status = uplink.close(timeout=1)
     assert status.state == "failed"
     kept = FrameScanner().feed(Path(status.pending_file).read_bytes())
-    assert [f.first_sample for f in kept] == [0, 10]  # both chunks, nothing lost
+    assert [f.first_sample for f in kept] == [0, 5, 10, 15]  # both chunks (50 ms frames at 100 Hz), nothing lost
 
 
 def test_an_unreachable_service_is_retried_then_given_up_with_the_frames_kept(tmp_path):
