@@ -67,8 +67,12 @@ def bench_uart(n_packets, repeat):
     print(f"\n## UART decoding ({n_packets} packets of 16 ch x 20 samples, {mb:.1f} MB, best of {repeat})")
     print("| decoder | s | MB/s | x emg2pose real time |")
     print("|---|---|---|---|")
-    print(f"| PacketDecoder (COBS + CRC32 + parse) | {t_dec:.3f} | {mb / t_dec:.1f} | {len(stream) / t_dec / realtime:.0f} |")
-    print(f"| baseline: split at 0x00 + CRC32 | {t_base:.3f} | {mb / t_base:.1f} | {len(stream) / t_base / realtime:.0f} |")
+    print(
+        f"| PacketDecoder (COBS + CRC32 + parse) | {t_dec:.3f} | {mb / t_dec:.1f} | {len(stream) / t_dec / realtime:.0f} |"
+    )
+    print(
+        f"| baseline: split at 0x00 + CRC32 | {t_base:.3f} | {mb / t_base:.1f} | {len(stream) / t_base / realtime:.0f} |"
+    )
     print(f"ratio PacketDecoder / baseline time: {t_dec / t_base:.1f}x")
 
 

@@ -115,7 +115,8 @@ class FrameBuffer:
         """Add one encoded frame; returns its index. Raises :class:`BufferFullError` when nothing has room."""
         with self._lock:
             size = len(frame)
-            if not self._n_spilled and self._mem_bytes + size <= self.memory_bytes:
+            # A frame larger than memory_bytes still goes to an empty memory: the front frame must be sendable.
+            if not self._n_spilled and (not self._mem or self._mem_bytes + size <= self.memory_bytes):
                 self._mem.append(frame)
                 self._mem_bytes += size
                 return self.end - 1
@@ -172,6 +173,8 @@ class FrameBuffer:
     def _refill(self, at_least: int = 0) -> None:
         """Move frames from the file into memory while memory has room (at least ``at_least`` frames)."""
         f = self._file
+        if not self._mem:
+            at_least = max(at_least, 1)  # the front frame is always in memory
         while self._n_spilled and (at_least > 0 or self._mem_bytes < self.memory_bytes):
             assert f is not None
             f.seek(self._read_pos)

@@ -47,6 +47,7 @@ from typing import Any, Self
 
 from biosig.protocol import (
     FLAG_RESENT,
+    OVERHEAD,
     Ack,
     ChannelSpec,
     Closed,
@@ -245,6 +246,11 @@ class Uplink:
         self.frame_len = max(
             1, min(int(round(frame_s * info.sfreq)), MAX_FRAME_PAYLOAD // (itemsize * info.n_channels))
         )
+        self._max_frame_bytes = OVERHEAD + self.frame_len * itemsize * info.n_channels
+        if memory_bytes < self._max_frame_bytes:
+            raise ValueError(
+                f"memory_bytes must hold at least one frame ({self._max_frame_bytes} bytes), got {memory_bytes}"
+            )
         self.spill_dir = None if spill_dir is None else Path(spill_dir)
         self.buffer = FrameBuffer(memory_bytes, spill_dir, max_spill_bytes)
         self.backoff = backoff or Backoff()
@@ -648,10 +654,10 @@ class Uplink:
         self._sessions += 1
         self._next = index
         self._window = max(1, ready.max_unacked)
-        too_big = [f for f in list(buf.pending())[: self._window] if len(f) > ready.max_frame_bytes]
-        if too_big:
+        if self._max_frame_bytes > ready.max_frame_bytes:
             raise _Fatal(
-                f"frames of {len(too_big[0])} bytes exceed the service's max_frame_bytes {ready.max_frame_bytes}"
+                f"this stream's frames take up to {self._max_frame_bytes} bytes; the service accepts at most "
+                f"{ready.max_frame_bytes} (lower frame_s)"
             )
         self._notify_acked()
         logger.info("uplink: session %s, stream id %d, next seq %d (%d frame(s) to resend)", ready.session,

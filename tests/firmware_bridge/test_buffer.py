@@ -83,3 +83,14 @@ def test_a_corrupted_spill_file_is_an_error_not_silent_loss(tmp_path):
 def test_bounds_are_validated():
     with pytest.raises(ValueError, match=r"memory_bytes must hold at least one frame \(52 bytes\), got 10"):
         FrameBuffer(memory_bytes=10)
+
+
+def test_the_front_frame_is_always_in_memory_even_when_larger_than_the_bound(tmp_path):
+    big, small = _frames(1, n_samples=500)[0], _frames(3)
+    buf = FrameBuffer(memory_bytes=len(small[0]) * 2, spill_dir=tmp_path)
+    assert buf.append(big) == 0 and buf.in_memory == 1  # too big for the bound, but memory was empty
+    for f in small:
+        buf.append(f)
+    assert buf.spilled == 3
+    buf.release(0)
+    assert buf.in_memory == 2 and buf.get(1) == small[0]

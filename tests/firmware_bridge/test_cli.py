@@ -91,8 +91,14 @@ def test_a_local_run_needs_no_service(capsys):
         (["--source", "replay"], "--source replay needs --path PATH"),
         (["--source", "serial"], "--source serial needs --port PORT"),
         (["--source", "lsl"], "--source lsl needs --lsl-name, --lsl-type or --lsl-source-id"),
-        (["--source", "brainflow", "--board-param", "serial_port"], "--board-param must be KEY=VALUE, got 'serial_port'"),
-        (["--source", "synthetic", "--to", "ws://127.0.0.1:9/v1/stream"], r"--to needs an API key: --key KEY or \$BIOSIG_API_KEY"),
+        (
+            ["--source", "brainflow", "--board-param", "serial_port"],
+            "--board-param must be KEY=VALUE, got 'serial_port'",
+        ),
+        (
+            ["--source", "synthetic", "--to", "ws://127.0.0.1:9/v1/stream"],
+            r"--to needs an API key: --key KEY or \$BIOSIG_API_KEY",
+        ),
         (["--source", "synthetic", "--duration", "-1"], "--duration > 0"),
     ],
 )

@@ -202,6 +202,8 @@ def test_bad_arguments_are_refused_before_anything_is_sent():
         Uplink("http://x", stream="s", info=info, wire=WireFormat())
     with pytest.raises(ValueError, match="hello.stream must be 1-64 characters"):
         Uplink("ws://x", stream="no spaces", info=info, wire=WireFormat())
+    with pytest.raises(ValueError, match=r"memory_bytes must hold at least one frame \(56 bytes\), got 10"):
+        Uplink("ws://x", stream="s", info=info, wire=WireFormat(), memory_bytes=10)
     with pytest.raises(ValueError, match="api_key must be a non-empty string without whitespace"):
         Uplink("ws://x", stream="s", info=info, wire=WireFormat(), api_key="a b")
 
