@@ -36,7 +36,7 @@ __all__ = ["FrameBuffer"]
 def _frame_length(header: bytes) -> int:
     fields = HEADER.unpack(header)
     code, n_ch, n_samp = fields[2], fields[9], fields[11]
-    return OVERHEAD + n_ch * n_samp * WIRE_DTYPES[code].itemsize
+    return int(OVERHEAD + n_ch * n_samp * WIRE_DTYPES[code].itemsize)
 
 
 class FrameBuffer:

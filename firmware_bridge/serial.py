@@ -209,7 +209,8 @@ class SerialBridge(Bridge):
                 logger.warning("%s: packet seq %d has %d channels, the stream has %d; refused", self.port,
                                packet.seq, packet.n_channels, self.info.n_channels)  # fmt: skip
                 continue
-            if first is not None and (packet.first_sample - self.clock.next_sample) & 0xFFFFFFFF:
+            expected = self.clock.next_sample
+            if first is not None and expected is not None and (packet.first_sample - expected) & 0xFFFFFFFF:
                 break  # a gap: end this chunk here, the next one starts after it
             placed = self.clock.place(packet)
             self._pending.popleft()

@@ -140,7 +140,7 @@ class UplinkStatus:
         drift = "-" if self.clock_drift_ppm is None else f"{self.clock_drift_ppm:+.1f}ppm"
         rate = "-" if self.rate_hz is None else f"{self.rate_hz:.1f}Hz"
         spill = f" (spilled {self.spilled_frames})" if self.spilled_frames else ""
-        err = f" last_error={self.last_error!r}" if self.last_error else ""
+        err = f" last_error={self.last_error!r}" if self.last_error and self.state != "streaming" else ""
         return (
             f"{self.state:<9} rate={rate} sent={self.frames_sent} acked={self.frames_acked} "
             f"buffered={self.buffered_frames}{spill} resent={self.frames_resent} reconnects={self.reconnects} "

@@ -106,3 +106,42 @@ def test_bad_flags_say_what_is_missing(argv, message, capsys, monkeypatch):
     monkeypatch.delenv("BIOSIG_API_KEY", raising=False)
     assert cli_main.main(["bridge", *argv]) == 1
     assert re.search(message, capsys.readouterr().err)
+
+
+@pytest.mark.slow
+def test_firmware_over_a_damaged_serial_link_to_the_service(server, tmp_path):
+    """emulator -> pty -> serial bridge -> uplink -> server: damaged packets counted, losses stored as gaps."""
+    from itertools import islice
+
+    from firmware_bridge.emulator import EmulatorConfig, packet_fates
+
+    args = ["--profile", "myo", "--samples-per-packet", "10", "--packets", "300", "--speed", "20", "--seed", "3",
+            "--corrupt", "0.03", "--drop-packets", "0.03"]  # fmt: skip
+    config = EmulatorConfig("myo", 3, 10, 300, 20.0, 0.03, 0.0, 0.03)
+    fates = [f for f, _ in islice(packet_fates(config), 300)]
+    last_ok = max(i for i, f in enumerate(fates) if f == "ok")
+    emu = subprocess.Popen([sys.executable, "-m", "firmware_bridge.emulator", *args], stdout=subprocess.PIPE, text=True)
+    try:
+        pty = emu.stdout.readline().split()[1]
+        proc = subprocess.run(
+            [*BIOSIG, "bridge", "--source", "serial", "--port", pty, "--to", server.url, "--key", KEY, "--stream",
+             "ser-1", "--duration", str((last_ok * 10 + 1) / 200), "--status-every", "0"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        emu.terminate()
+        emu.wait(10)
+        emu.stdout.close()
+    assert proc.returncode == 0, proc.stderr
+    corrupted = fates[:last_ok].count("corrupt")
+    assert corrupted > 3 and fates[:last_ok].count("dropped") > 3
+    assert f" corrupted={corrupted} " in proc.stderr
+    lost = [i for i in range(last_ok) if fates[i] != "ok"]
+    runs = [
+        (i * 10, next(j for j in range(i, 300) if fates[j] == "ok") * 10)
+        for i in lost
+        if i == 0 or fates[i - 1] == "ok"
+    ]
+    assert [tuple(g) for g in server.meta("ser-1")["gaps"]] == runs
+    frames = server.frames("ser-1")
+    assert sum(f.n_samples for f in frames) == 10 * (last_ok + 1 - len(lost))
