@@ -123,7 +123,7 @@ class UplinkStatus:
     spilled_frames: int
     sessions: int  # readies received
     reconnects: int  # sessions after the first
-    connect_failures: int
+    connect_failures: int  # connection attempts that failed, and connections that dropped
     results: int
     gaps_reported: int
     errors: dict[str, int]
