@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -84,15 +85,20 @@ def test_killing_and_restarting_the_server_mid_stream_delivers_every_sample_exac
     """The issue's demonstration: kill -9 the server twice mid-stream; every sample arrives once, in order."""
     srv = server()
     kills: list[int] = []
+    uplink = None
 
-    def maybe_kill():  # at 1/6 and 1/2 of the 2,400 frames acknowledged
-        acked = uplink.status().frames_acked
-        if len(kills) < 2 and acked >= (400, 1200)[len(kills)]:
-            srv.kill()  # SIGKILL: no close frame, frames in flight are lost with the process
-            kills.append(acked)
-            time.sleep(0.7)  # the bridge keeps producing; the uplink buffers and retries meanwhile
-            srv.start()
+    def killer():  # kill at 1/6 and 1/2 of the 2,400 frames acknowledged, while the bridge goes on producing
+        deadline = time.monotonic() + 90
+        while len(kills) < 2 and time.monotonic() < deadline:
+            if uplink is not None and uplink.status().frames_acked >= (400, 1200)[len(kills)]:
+                srv.kill()  # SIGKILL: no close frame, frames in flight are lost with the process
+                kills.append(uplink.status().frames_acked)
+                time.sleep(0.7)
+                srv.start()
+            time.sleep(0.02)
 
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
     with ReplayBridge(MYO, index=None, speed=40.0, chunk_s=0.05) as bridge:
         uplink = _uplink(srv, bridge, memory_bytes=memory_bytes, spill_dir=tmp_path).start()
         max_spilled = 0
@@ -101,11 +107,7 @@ def test_killing_and_restarting_the_server_mid_stream_delivers_every_sample_exac
                 break
             uplink.send(chunk)
             max_spilled = max(max_spilled, uplink.buffer.spilled)
-            maybe_kill()
-        deadline = time.monotonic() + 60
-        while len(kills) < 2 and time.monotonic() < deadline:  # a slow machine: the acks lag the bridge
-            maybe_kill()
-            time.sleep(0.01)
+        thread.join(90)  # on a slow machine the acks lag the bridge: wait for both kills
         status = uplink.close(timeout=30)
     assert len(kills) == 2, f"the stream ended before both kills ({kills})"
     assert status.state == "closed" and status.buffered_frames == 0 and status.pending_file is None
