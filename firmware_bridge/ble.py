@@ -31,7 +31,7 @@ import numpy as np
 from biosig.signals.info import SignalInfo
 from firmware_bridge._deps import require
 from firmware_bridge.base import Bridge, Chunk, WireFormat
-from firmware_bridge.errors import DeviceError, PacketError
+from firmware_bridge.errors import DeviceError, MissingDependencyError, PacketError
 from firmware_bridge.uart import DataPacket, InfoPacket, SampleClock, decode_packet
 
 logger = logging.getLogger(__name__)
@@ -243,9 +243,12 @@ class BLEBridge(Bridge):
             return self._run(self._connect())  # type: ignore[no-any-return]
         except BaseException as exc:
             self._close()
-            if isinstance(exc, DeviceError | ValueError):
+            if isinstance(exc, DeviceError | ValueError | MissingDependencyError):
                 raise
-            raise DeviceError(f"cannot connect to BLE device {self.address}: {exc}") from exc
+            raise DeviceError(
+                f"cannot connect to BLE device {self.address}: {exc} (is it on and in range, and does this machine "
+                "have a Bluetooth adapter? On Linux bleak talks to BlueZ over the system D-Bus)"
+            ) from exc
 
     def _start(self) -> None:
         async def subscribe() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import numpy as np
@@ -13,6 +14,7 @@ from firmware_bridge import SOURCES, make_bridge
 from firmware_bridge._deps import require
 from firmware_bridge.base import Bridge, Chunk, Pacer, WireFormat
 from firmware_bridge.errors import BridgeStateError, EndOfStream, MissingDependencyError
+from firmware_bridge.uplink import Uplink
 
 from .contract import check_bridge
 
@@ -123,3 +125,27 @@ def test_state_errors_name_the_state():
     bridge = CountingBridge()
     with pytest.raises(BridgeStateError, match="cannot start a counting bridge that is closed; it must be open"):
         bridge.start()
+
+
+@pytest.mark.parametrize(
+    "module, make, package",
+    [
+        ("serial", lambda: make_bridge("serial", "/dev/ttyACM0").open(), "pyserial"),
+        ("pylsl", lambda: make_bridge("lsl", type="EMG").open(), "pylsl"),
+        ("brainflow", lambda: make_bridge("brainflow", -1).open(), "brainflow"),
+        ("bleak", lambda: make_bridge("ble", "AA:BB").open(), "bleak"),
+        (
+            "websockets",
+            lambda: Uplink("ws://x", stream="s", info=SignalInfo.uniform(1, 1.0, "emg"), wire=WireFormat()),
+            "websockets",
+        ),
+    ],
+)
+def test_each_sdk_is_imported_by_its_bridge_only_and_missing_ones_say_what_to_install(
+    module, make, package, monkeypatch
+):
+    for name in [m for m in list(sys.modules) if m == module or m.startswith(module + ".")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    with pytest.raises(MissingDependencyError, match=rf"needs the '{package}' package.*pip install {package}"):
+        make()

@@ -162,3 +162,9 @@ def test_a_device_without_info_needs_the_settings():
         assert bridge.info.sfreq == 100.0
     with pytest.raises(ValueError, match="profile must be 'packet' or 'myo', got 'polar'"):
         BLEBridge("AA:BB", profile="polar")
+
+
+def test_the_real_bleak_client_fails_with_a_device_error_where_there_is_no_device():
+    pytest.importorskip("bleak", reason="bleak is in the dev extra")
+    with pytest.raises(DeviceError, match=r"cannot connect to BLE device AA:BB:CC:DD:EE:FF: .*Bluetooth adapter"):
+        BLEBridge("AA:BB:CC:DD:EE:FF", connect_timeout=2.0).open()
