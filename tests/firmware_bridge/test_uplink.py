@@ -167,14 +167,15 @@ def test_resuming_a_stream_from_a_new_uplink_continues_its_sample_clock(server, 
     _assert_exactly_once_in_order(frames, myo_counts[:, :1600])
 
 
-def test_resuming_a_stream_that_does_not_exist_is_refused(server):
+def test_resuming_a_stream_that_does_not_exist_is_refused(server, tmp_path):
     srv = server()
     uplink = Uplink(srv.url, stream="nope", info=SignalInfo.uniform(1, 10.0, "emg"), wire=WireFormat("float32", 1.0),
-                    api_key=KEY, resume=True).start()  # fmt: skip
+                    api_key=KEY, resume=True, spill_dir=tmp_path).start()  # fmt: skip
     uplink.send(Chunk(0, np.ones((1, 5), np.float32), 0, time.time()))
     status = uplink.close(timeout=5)
     assert status.state == "failed"
     assert "bad_hello: cannot resume stream 'nope': it does not exist" in status.last_error
+    assert Path(status.pending_file).parent == tmp_path  # the frame is kept, not lost
 
 
 def test_a_gap_in_the_chunks_is_recorded_by_the_service(server):
