@@ -15,6 +15,8 @@ import re
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+import numpy as np
+
 from biosig.errors import BiosigError
 from biosig.protocol.frames import WIRE_DTYPES, dtype_code
 from biosig.signals.info import CHANNEL_TYPES, DEFAULT_UNITS
@@ -228,6 +230,15 @@ class Hello(Message):
 
     def __post_init__(self) -> None:
         dtype_code(self.dtype)  # programmatic construction gets the same dtype check
+        # Frames carry the scale as float32: keep the hello's at float32 precision too, so that the service's
+        # "same scale as the hello" check compares equal values (1e-7 is not a float32; its nearest one is).
+        scale = float(np.float32(self.scale)) if math.isfinite(self.scale) and abs(self.scale) < 3.4e38 else math.inf
+        if not math.isfinite(scale) or scale == 0.0:
+            raise ControlError(
+                f"hello.scale must be a finite non-zero number that float32 holds (frames carry it as float32), "
+                f"got {self.scale!r}", "bad_hello"
+            )  # fmt: skip
+        object.__setattr__(self, "scale", scale)
 
 
 @dataclass(frozen=True)

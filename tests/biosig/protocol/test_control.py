@@ -149,3 +149,18 @@ def test_arbitrary_hello_fields_raise_only_control_error(fields):
         parse_message(json.dumps({**HELLO, **fields, "type": "hello"}, default=str))
     except ControlError:
         pass
+
+
+def test_hello_scale_is_held_at_the_float32_precision_frames_carry():
+    """A frame's header holds scale as float32; the hello's must compare equal to it (1e-7 is not a float32)."""
+    import numpy as np
+
+    from biosig.protocol import DataFrame, decode_frame, encode_frame
+
+    hello = parse_message(json.dumps({**HELLO, "dtype": "int16", "scale": 1e-7}))
+    frame = decode_frame(encode_frame(DataFrame(1, 0, 0, 0, np.zeros((8, 2), np.int16), 1e-7)))
+    assert hello.scale == frame.scale == float(np.float32(1e-7))
+    assert Hello.parse(json.loads(hello.to_json())).scale == hello.scale  # stable through a round trip
+    for bad in (1e39, 1e-50):
+        with pytest.raises(ControlError, match="hello.scale must be a finite non-zero number that float32 holds"):
+            parse_message(json.dumps({**HELLO, "scale": bad}))
