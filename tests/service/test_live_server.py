@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import signal
 import struct
 import zlib
@@ -20,7 +21,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from biosig.protocol import DataFrame, encode_frame
-from tests.service.live import LiveServer, StreamClient, cli, myo_block, myo_hello
+from tests.service.live import REPO, LiveServer, StreamClient, cli, myo_block, myo_hello
 
 pytestmark = pytest.mark.slow
 
@@ -368,3 +369,16 @@ def test_a_gesture_model_from_settings_labels_stream_results(tmp_path, served_mo
         check_consistent(srv, key, c)
     finally:
         assert srv.stop() == 130
+
+
+def test_the_device_bridge_streams_into_the_service(server) -> None:
+    """``biosig bridge`` (firmware_bridge's uplink) against ``biosig serve``: both sides of the protocol module."""
+    out = cli("bridge", "--source", "replay", "--path", str(REPO / "biosig/assets/myo/12345-1"), "--speed", "20",
+              "--duration", "3", "--to", server.ws_url, "--key", server.acme, "--stream", "bridge-1",
+              "--no-labels", "--embeddings", env=server.env)  # fmt: skip
+    text = out.stdout + out.stderr
+    acked = int(re.search(r"samples_acked=(\d+)", text).group(1))
+    assert acked == 600 and "rejected': 0" in text, text
+    [rec] = server.get("/v1/recordings", server.acme, params={"stream": "bridge-1"}).json()["data"]
+    assert rec["samples"] == acked and rec["ended"] is not None
+    assert server.alive()
