@@ -30,6 +30,7 @@ from service.logs import install_key_redaction
 from service.metrics import Metrics
 from service.models import ModelRegistry, load_models
 from service.settings import ServiceSettings, load_settings
+from service.watch import WatchHub
 
 __all__ = ["ServiceState", "app_from_env", "create_app"]
 
@@ -56,6 +57,8 @@ class ServiceState:
     started: float = field(default_factory=time.time)
     #: (tenant, stream id) -> the live session's handler; at most one per stream.
     live: dict[tuple[str, int], Any] = field(default_factory=dict)
+    #: Observers of live streams (the dashboard, WebSocket /v1/watch).
+    watch: WatchHub = field(default_factory=WatchHub)
     ready: bool = False
 
 
@@ -208,7 +211,7 @@ def create_app(settings: ServiceSettings | None = None, *, models: ModelRegistry
         lifespan=lifespan,
     )
     install_handlers(app)
-    from service.routes import embeddings, gestures, health, recordings, stream
+    from service.routes import dashboard, embeddings, gestures, health, recordings, stream, streams, watch
     from service.routes import models as models_routes
 
     app.include_router(health.router)
@@ -217,6 +220,9 @@ def create_app(settings: ServiceSettings | None = None, *, models: ModelRegistry
     app.include_router(gestures.router)
     app.include_router(recordings.router)
     app.include_router(stream.router)
+    app.include_router(streams.router)
+    app.include_router(watch.router)
+    dashboard.mount(app)
     app.add_middleware(HttpMiddleware, max_body=settings.max_request_bytes)
     return app
 

@@ -17,8 +17,12 @@ from biosig.zeroshot import GesturePrediction, GestureVocabulary, PoseReference,
 from service.db import Database
 from service.models import GestureModel
 from service.settings import ServiceSettings
+from service.watch import Projection
 
-__all__ = ["GestureService", "GesturesUnavailable"]
+__all__ = ["DEFAULT_USER", "GestureService", "GesturesUnavailable"]
+
+#: The user of streams and requests that name none: their few-shot examples are the tenant's shared ones.
+DEFAULT_USER = "default"
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ class GestureService:
         self._lock = threading.Lock()
         self._tenant_locks: dict[str, threading.RLock] = {}
         self._heads: dict[str, ZeroShotHead] = {}
+        self._projections: dict[str, Projection] = {}
 
     @property
     def available(self) -> bool:
@@ -116,4 +121,17 @@ class GestureService:
 
     def classify(self, tenant: str, embeddings: np.ndarray, user: str | None = None) -> list[GesturePrediction]:
         with self._tenant_lock(tenant):
-            return self.head(tenant).classify(embeddings, user=user)
+            return self.head(tenant).classify(embeddings, user=user or DEFAULT_USER)
+
+    def projection(self, tenant: str) -> Projection | None:
+        """The tenant's 2-D view of embeddings (see :mod:`service.watch`); None without a gesture model."""
+        if self.model is None:
+            return None
+        with self._tenant_lock(tenant):
+            head = self.head(tenant)
+            cached = self._projections.get(tenant)
+            if cached is None or cached.version != head.vocabulary.version:
+                names, protos = head.prototypes()
+                cached = Projection.from_prototypes(head.vocabulary.version, names, protos)
+                self._projections[tenant] = cached
+            return cached

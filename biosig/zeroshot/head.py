@@ -242,6 +242,12 @@ class ZeroShotHead:
     def embed_dim(self) -> int:
         return int(self.pose_encoder.embed_dim)
 
+    def prototypes(self) -> tuple[list[str], np.ndarray]:
+        """The gestures and their ``(G, D)`` unit-norm mean pose embeddings (without any user's examples)."""
+        self.refresh()
+        with self._lock:
+            return list(self._names), self._protos.copy()
+
     # -- few-shot examples -------------------------------------------------------------------------------------
 
     def _check_embeddings(self, x: Any, what: str) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 from fastapi import APIRouter, status
 
 from biosig.zeroshot import PoseReference
-from service.deps import GesturesDep, PrincipalDep
+from service.deps import GesturesDep, PrincipalDep, StateDep
 from service.errors import BadInput, NotFound
 from service.routes.embeddings import embed_input
 from service.schemas import (
@@ -51,15 +51,32 @@ def list_gestures(gestures: GesturesDep, who: PrincipalDep) -> GestureList:
     return GestureList(data=[_out(r) for r in vocab])
 
 
+def _announce(state: StateDep, gestures: GesturesDep, tenant: str) -> None:
+    """Tell the tenant's observers (the dashboard) about the changed vocabulary."""
+    projection = gestures.projection(tenant)
+    if projection is not None:
+        state.watch.publish_threadsafe(tenant, projection.to_event())
+
+
+@router.get("/{name}", summary="One gesture with its pose reference")
+def get_gesture(name: str, gestures: GesturesDep, who: PrincipalDep) -> dict[str, object]:
+    vocab, _ = gestures.vocabulary(who.tenant)
+    if name not in vocab:
+        raise NotFound(f"no gesture {name!r} in this tenant's vocabulary; it has {vocab.names}")
+    ref = vocab.get(name)
+    return _out(ref).model_dump() | {"pose": ref.pose.tolist()}
+
+
 @router.post("", response_model=GestureOut, status_code=status.HTTP_201_CREATED, summary="Add a gesture by its pose")
-def add_gesture(body: GestureIn, gestures: GesturesDep, who: PrincipalDep) -> GestureOut:
+def add_gesture(body: GestureIn, state: StateDep, gestures: GesturesDep, who: PrincipalDep) -> GestureOut:
     ref = PoseReference(body.name, np.asarray(body.pose, dtype=np.float64), body.frame_rate, body.description, "user")
     gestures.add_gesture(who.tenant, ref, replace=body.replace)
+    _announce(state, gestures, who.tenant)
     return _out(ref)
 
 
 @router.delete("/{name}", summary="Delete a gesture (and its few-shot examples)")
-def delete_gesture(name: str, gestures: GesturesDep, who: PrincipalDep) -> dict[str, str]:
+def delete_gesture(name: str, state: StateDep, gestures: GesturesDep, who: PrincipalDep) -> dict[str, str]:
     vocab, _ = gestures.vocabulary(who.tenant)
     if name not in vocab:
         raise NotFound(f"no gesture {name!r} in this tenant's vocabulary; it has {vocab.names}")
@@ -67,6 +84,7 @@ def delete_gesture(name: str, gestures: GesturesDep, who: PrincipalDep) -> dict[
         gestures.remove_gesture(who.tenant, name)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    _announce(state, gestures, who.tenant)
     return {"deleted": name}
 
 

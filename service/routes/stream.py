@@ -47,12 +47,14 @@ from biosig.stream import FeaturizerConfig, StreamFeaturizer, Window
 from service.app import ServiceState
 from service.auth import AuthError, Principal
 from service.export import recording_file
+from service.gestures import DEFAULT_USER
 from service.inference import WindowJob, WindowOutput
 from service.models import ServedModel
 from service.session import Progress, SessionRules, Verdict
 from service.storage import RecordingWriter, recover
+from service.watch import display_samples
 
-__all__ = ["SUBPROTOCOL", "StreamHandler", "router", "shutdown_streams"]
+__all__ = ["SUBPROTOCOL", "StreamHandler", "authenticate_websocket", "router", "shutdown_streams"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,8 @@ KEY_SUBPROTOCOL_PREFIX = "key."
 _INBOX = 4
 _CONTROL_BACKLOG = 256  # unsent control messages after which the service stops reading frames
 _PROGRESS_EVERY_S = 1.0
+_WATCH_PROGRESS_EVERY_S = 0.5
+_RECENT_S = 30.0  # embeddings kept per stream for recording few-shot examples from it
 _URL_KEY_PARAMS = ("key", "api_key", "apikey", "token", "access_token")
 
 
@@ -125,6 +129,9 @@ class StreamHandler:
         self._shutdown_code: int | None = None
         self.close_code: int | None = None
         self._start_frames = self._start_samples = 0
+        #: (window end in s on the device clock, embedding) of the last _RECENT_S seconds of results.
+        self.recent: deque[tuple[float, Any]] = deque()
+        self._last_watch_progress = 0.0
 
     # -- entry ------------------------------------------------------------------------------------------------
 
@@ -156,25 +163,7 @@ class StreamHandler:
             self.state.limiter.close_stream(self.who)
 
     def _authenticate(self, offered: list[str]) -> Principal:
-        query = self.ws.query_params
-        if any(k in query for k in _URL_KEY_PARAMS):
-            raise AuthError(
-                "API keys are never accepted in the URL; send 'Authorization: Bearer <key>' or the subprotocol "
-                f"'{KEY_SUBPROTOCOL_PREFIX}<key>'"
-            )
-        header = self.ws.headers.get("authorization")
-        key = None
-        if header is not None:
-            scheme, _, value = header.partition(" ")
-            if scheme.lower() != "bearer" or not value.strip():
-                raise AuthError("malformed Authorization header: expected 'Bearer <key>'")
-            key = value.strip()
-        else:
-            keys = [p[len(KEY_SUBPROTOCOL_PREFIX) :] for p in offered if p.startswith(KEY_SUBPROTOCOL_PREFIX)]
-            if len(keys) > 1:
-                raise AuthError("more than one key subprotocol offered; offer exactly one 'key.<key>'")
-            key = keys[0] if keys else None
-        return self.state.keys.verify(key)
+        return authenticate_websocket(self.state, self.ws, offered)
 
     async def _close_now(self, close: _Close) -> None:
         """Before the sender runs: send the error directly and close."""
@@ -342,6 +331,7 @@ class StreamHandler:
         )
         log.info("stream %s/%s (%s) session %s: %s", tenant, row.id, self.hello.stream, self.session_id, ready)
         await self.ws.send_text(ready.to_json())
+        self._watch(self.describe() | {"type": "stream", "event": "open"})
         if self.model is None:
             msg = f"the stream is recorded, but no loaded model can take it, so there are no results: {why_not}"
             self.control.append(Error("no_model", msg, None))
@@ -462,17 +452,23 @@ class StreamHandler:
             self._ack_now()
         elif self._deadline is None:
             self._deadline = time.monotonic() + self.settings.fsync_interval_s
+        samples = frame.samples
         if self.featurizer is not None:
-            result = self.featurizer.push(frame.first_sample, frame.samples)
-            if result.windows and (self.labels or self.embeddings):
+            result = self.featurizer.push(frame.first_sample, samples)
+            if result.windows and (self.labels or self.embeddings or self.state.watch.watching(self.who.tenant)):  # type: ignore[union-attr]
                 self._submit(result.windows, t_recv)
+        if self.state.watch.watching(self.who.tenant):  # type: ignore[union-attr]
+            start, rate, kept = display_samples(samples, self.hello.sfreq, frame.first_sample)  # type: ignore[union-attr]
+            if kept.shape[1]:
+                self._watch({"type": "samples", "stream": self.hello.stream, "start": start, "rate": rate,  # type: ignore[union-attr]
+                             "data": kept.tolist()})  # fmt: skip
         self._wake.set()
 
     def _submit(self, windows: list[Window], t_recv: float) -> None:
         assert self.model is not None and self.featurizer is not None and self.who is not None
         self.pending_jobs += 1
         self._jobs_done.clear()
-        user = self.hello.device.get("user") if self.hello is not None else None
+        user = (self.hello.device.get("user") if self.hello is not None else None) or DEFAULT_USER
         job = WindowJob(
             model=self.model,
             config=self.featurizer.config,
@@ -495,11 +491,86 @@ class StreamHandler:
             self.control.append(Error("inference_failed", msg, None))
         else:
             for out in outputs:
+                self._remember(out)
+                if not (self.labels or self.embeddings):
+                    continue  # computed for observers only
                 self.results.append((out, job.t_recv))
                 if len(self.results) > self.settings.result_queue:
                     self.results.popleft()
                     self.metrics.results.labels("dropped").inc()
+            if self.state.watch.watching(self.who.tenant):  # type: ignore[union-attr]
+                self._watch_results(outputs, job.t_recv)
         self._wake.set()
+
+    # -- observers (service.watch) ------------------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        """The stream as observers and ``GET /v1/streams`` show it."""
+        assert self.hello is not None
+        p = self.rules.progress if self.rules is not None else None
+        return {
+            "stream": self.hello.stream,
+            "id": self.row_id,
+            "session": self.session_id,
+            "sfreq": self.hello.sfreq,
+            "channels": [c.name for c in self.hello.channels],
+            "ch_types": [c.type for c in self.hello.channels],
+            "units": [c.unit for c in self.hello.channels],
+            "device": dict(self.hello.device),
+            "model": self.model.name if self.model is not None else None,
+            "labels": self.labels,
+            "resumed": self.hello.resume,
+            "frames": p.n_frames if p is not None else 0,
+            "samples": p.n_samples if p is not None else 0,
+            "next_sample": p.next_sample if p is not None else None,
+            "gaps": self.n_gaps,
+            "rejected": self.rules.n_rejected if self.rules is not None else 0,
+            "results": self.n_results,
+        }
+
+    def _watch(self, event: dict[str, Any]) -> None:
+        assert self.who is not None
+        self.state.watch.publish(self.who.tenant, event)
+
+    def _remember(self, out: WindowOutput) -> None:
+        assert self.hello is not None
+        end_s = out.window.end / out.window.sfreq
+        self.recent.append((end_s, out.embedding))
+        while self.recent and self.recent[0][0] < end_s - _RECENT_S:
+            self.recent.popleft()
+
+    def recent_embeddings(self, seconds: float) -> list[Any]:
+        """Embeddings of the windows that ended in the last ``seconds`` of the stream's clock."""
+        if not self.recent:
+            return []
+        last = self.recent[-1][0]
+        return [e for t, e in self.recent if t > last - seconds - 1e-9]
+
+    def _watch_results(self, outputs: list[WindowOutput], t_recv: float) -> None:
+        assert self.hello is not None and self.who is not None
+        projection = self.state.gestures.projection(self.who.tenant) if self.model is not None and \
+            self.model.kind == "gesture" else None  # fmt: skip
+        for out in outputs:
+            w = out.window
+            ratio = self.hello.sfreq / w.sfreq
+            event: dict[str, Any] = {
+                "type": "result",
+                "stream": self.hello.stream,
+                "end_sample": int(round(w.end * ratio)),
+                "end_s": round(w.end / w.sfreq, 4),
+                "latency_ms": round((time.perf_counter() - t_recv) * 1e3, 3),
+            }
+            p = out.prediction
+            if p is not None:
+                event.update(label=p.label, nearest=p.nearest, score=round(p.score, 4), unknown=p.unknown,
+                             scores={k: round(v, 4) for k, v in p.scores.items()})  # fmt: skip
+            if projection is not None:
+                event["xy"] = projection.project(out.embedding)
+            self._watch(event)
+        now = time.monotonic()
+        if now - self._last_watch_progress >= _WATCH_PROGRESS_EVERY_S:
+            self._last_watch_progress = now
+            self._watch(self.describe() | {"type": "progress"})
 
     def _queue(self, msg: Message) -> None:
         if isinstance(msg, Ack) and self.control and isinstance(self.control[-1], Ack):
@@ -713,6 +784,8 @@ class StreamHandler:
                 await self.ws.close(close.code, _reason(close.error))
             except (WebSocketDisconnect, RuntimeError, OSError):
                 pass
+        if self.state.watch.watching(self.who.tenant):  # type: ignore[union-attr]
+            self._watch(self.describe() | {"type": "stream", "event": "closed", "close_code": self.close_code})
         self.state.db.end_session(
             self.session_id,
             close_code=self.close_code,
@@ -738,6 +811,29 @@ class StreamHandler:
     async def request_close(self, code: int) -> None:
         """Ask the session loop to close with ``code`` (e.g. 1001 at shutdown)."""
         await self._inbox.put(("shutdown", code, time.perf_counter()))
+
+
+def authenticate_websocket(state: ServiceState, ws: WebSocket, offered: list[str]) -> Principal:
+    """The key of a WebSocket client: ``Authorization: Bearer`` or the ``key.<key>`` subprotocol, never the URL."""
+    query = ws.query_params
+    if any(k in query for k in _URL_KEY_PARAMS):
+        raise AuthError(
+            "API keys are never accepted in the URL; send 'Authorization: Bearer <key>' or the subprotocol "
+            f"'{KEY_SUBPROTOCOL_PREFIX}<key>'"
+        )
+    header = ws.headers.get("authorization")
+    key = None
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthError("malformed Authorization header: expected 'Bearer <key>'")
+        key = value.strip()
+    else:
+        keys = [p[len(KEY_SUBPROTOCOL_PREFIX) :] for p in offered if p.startswith(KEY_SUBPROTOCOL_PREFIX)]
+        if len(keys) > 1:
+            raise AuthError("more than one key subprotocol offered; offer exactly one 'key.<key>'")
+        key = keys[0] if keys else None
+    return state.keys.verify(key)
 
 
 def _reason(error: Error | None) -> str:

@@ -181,3 +181,16 @@ def test_constructor_validation():
         ZeroShotHead(enc, vocab, unknown_threshold=2.0)
     with pytest.raises(TypeError, match="pose_encoder must implement biosig.zeroshot.PoseEncoder"):
         ZeroShotHead(object(), vocab)
+
+
+def test_prototypes_are_the_unit_mean_of_each_gestures_bank():
+    enc = LinearPoseEncoder()
+    head = ZeroShotHead(enc, GestureVocabulary.builtin(["rest", "fist", "ok"]), n_variants=3)
+    names, protos = head.prototypes()
+    assert names == ["rest", "fist", "ok"] and protos.shape == (3, 16)
+    np.testing.assert_allclose(np.linalg.norm(protos, axis=1), 1.0, rtol=1e-5)
+    windows = (
+        GestureVocabulary.builtin(["fist"]).get("fist").windows(enc.pose_spec, 3, 0.05, np.random.default_rng([0, 1]))
+    )
+    expect = l2_normalize(l2_normalize(enc.embed_pose(windows)).mean(axis=0))
+    np.testing.assert_allclose(protos[1], expect, atol=1e-5)
