@@ -39,10 +39,14 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 class LiveServer:
-    """``biosig serve --port 0`` on a data directory; the port is read from uvicorn's startup line."""
+    """``biosig serve`` on a data directory (``port`` 0: a free one, read from uvicorn's startup line).
 
-    def __init__(self, data_dir: Path, cache_dir: Path, **settings: str) -> None:
+    ``start`` may be called again after ``stop``/``kill``: a restart on the same data directory (and port).
+    """
+
+    def __init__(self, data_dir: Path, cache_dir: Path, port: int = 0, **settings: str) -> None:
         self.data_dir = data_dir
+        self.requested_port = port
         self.env = {**os.environ, "BIOSIG_SERVICE_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(REPO)}
         self.env.update({f"BIOSIG_SERVICE_{k.upper()}": v for k, v in settings.items()})
         self.proc: subprocess.Popen[str] | None = None
@@ -55,7 +59,8 @@ class LiveServer:
         return out["key"], out["key_id"]
 
     def start(self, timeout: float = 90.0) -> LiveServer:
-        cmd = biosig_command() + ["serve", "--port", "0", "--data-dir", str(self.data_dir), "--log-level", "info"]
+        cmd = biosig_command() + ["serve", "--port", str(self.requested_port), "--data-dir", str(self.data_dir),
+                                  "--log-level", "info"]  # fmt: skip
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=self.env)
         found = threading.Event()
 
