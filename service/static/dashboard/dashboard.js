@@ -144,12 +144,12 @@ function renderStreams() {
     li.dataset.stream = name;
     li.className = (name === app.selected ? "selected " : "") + (s.closed ? "closed" : "");
     const kind = (i.device && (i.device.kind || i.device.source)) || "device";
-    li.innerHTML = `<div class="name"></div><div class="meta"></div>`;
-    li.querySelector(".name").textContent = `${name}${s.closed ? " (ended)" : ""}`;
-    li.querySelector(".meta").textContent =
-      `${kind} · ${(i.channels || []).length} ch @ ${i.sfreq || "?"} Hz · ${i.model || "no model"}\n` +
-      `${(i.samples || 0).toLocaleString()} samples · ${i.gaps || 0} gaps · ${i.rejected || 0} rejected · ` +
-      `${i.results || 0} results`;
+    li.innerHTML = `<div class="name"></div><div class="meta"></div><div class="meta"></div>`;
+    const [title, device, counts] = li.children;
+    title.textContent = `${name}${s.closed ? " (ended)" : ""}`;
+    device.textContent = `${kind} · ${(i.channels || []).length} ch @ ${i.sfreq || "?"} Hz · ${i.model || "no model"}`;
+    counts.textContent = `${(i.samples || 0).toLocaleString()} samples · ${i.gaps || 0} gaps · ` +
+      `${i.rejected || 0} rejected · ${i.results || 0} results sent`;
     li.onclick = () => { app.selected = name; renderStreams(); };
     list.appendChild(li);
   }
@@ -193,6 +193,8 @@ function renderScores(scores) {
   const box = $("scores");
   box.innerHTML = "";
   const entries = Object.entries(scores).sort((a, b) => b[1] - a[1]);
+  const hi = entries.length ? entries[0][1] : 1;
+  const lo = entries.length ? entries[entries.length - 1][1] : 0;
   entries.forEach(([name, value], i) => {
     const label = document.createElement("div");
     label.textContent = name;
@@ -201,7 +203,8 @@ function renderScores(scores) {
     const bar = document.createElement("div");
     bar.className = "bar";
     const fill = document.createElement("div");
-    fill.style.width = `${Math.max(0, Math.min(1, (value + 1) / 2)) * 100}%`; // cosine in [-1, 1]
+    // cosine similarities: the bar spans the range of this result's scores, so small differences show
+    fill.style.width = `${hi > lo ? 8 + 92 * ((value - lo) / (hi - lo)) : 100}%`;
     bar.appendChild(fill);
     const num = document.createElement("div");
     num.textContent = value.toFixed(2);
