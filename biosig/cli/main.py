@@ -1,4 +1,11 @@
-"""The ``biosig`` command: one entry point, one sub-command module per area (``data``; later train, serve...)."""
+"""The ``biosig`` command: one entry point, one sub-command module per area.
+
+The library's own commands (``data``, ``eval``, ``train``, ``export``) are listed in :data:`COMMAND_MODULES`.
+Packages built on the library -- the service (``serve``, ``keys``) and the device bridges (``bridge``) -- add
+theirs through the ``biosig.commands`` entry-point group of their distribution, so ``biosig`` never imports
+them by name (the dependency rules of ARCHITECTURE.md) and a command whose package is absent simply is not
+offered.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from biosig import __version__
 from biosig.errors import BiosigError
@@ -17,6 +25,15 @@ log = logging.getLogger("biosig")
 #: parsers. Heavy imports (torch, mne) happen inside the handlers, so ``biosig --help`` stays fast.
 COMMAND_MODULES = ("biosig.cli.data", "biosig.cli.evaluate", "biosig.cli.train", "biosig.cli.export")
 
+#: Entry-point group through which other packages add command modules (value: the module's import path).
+PLUGIN_GROUP = "biosig.commands"
+
+
+def command_modules() -> list[str]:
+    """The library's command modules, then every plugin module registered under :data:`PLUGIN_GROUP`."""
+    plugins = sorted({ep.value for ep in entry_points(group=PLUGIN_GROUP)})
+    return list(COMMAND_MODULES) + [m for m in plugins if m not in COMMAND_MODULES]
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -26,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"biosig {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).add_parser(commands)
+    for module in command_modules():
+        try:
+            importlib.import_module(module).add_parser(commands)
+        except ImportError as exc:  # a plugin whose package is broken must not take the whole CLI down
+            log.warning("biosig: command module %s could not be loaded: %s", module, exc)
     return parser
 
 
