@@ -65,18 +65,6 @@ LABEL_NAMES: dict[int, str] = {
     6: "supination",
     7: "fist",
 }
-#: The gesture of the synthetic library (:data:`biosig.synth.hand.GESTURES`) that each Myo class performs: its
-#: canonical pose reference (wrist DOFs; finger flexion for the fist), used by CPEP's zero-shot head.
-GESTURE_OF_LABEL: dict[int, str] = {
-    0: "rest",
-    1: "wrist_flexion",
-    2: "wrist_extension",
-    3: "radial_deviation",
-    4: "ulnar_deviation",
-    5: "pronation",
-    6: "supination",
-    7: "fist",
-}
 VALUE_RANGE = "value out of int8 range"
 LABEL_RANGE = "label out of range"
 ROW_FORMAT = "8 integers in [-128, 127] and a label in 0..7, comma-separated"

@@ -40,9 +40,10 @@ from torch import Tensor, nn
 
 from biosig.errors import SignalError
 from biosig.models.biofame import BioFAME, BioFAMEConfig
+from biosig.models.checkpoint import SignalSpec
 from biosig.models.layers import Transformer
 from biosig.models.registry import apply_overrides, create_model, register_model
-from biosig.signals.pose import N_HAND_JOINTS
+from biosig.signals.pose import HAND_JOINTS, N_HAND_JOINTS
 
 __all__ = [
     "CPEP",
@@ -56,6 +57,8 @@ __all__ = [
     "PoseEncoderConfig",
     "ProjectionHead",
     "info_nce",
+    "pose_signal_spec",
+    "pose_spec_dict",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,7 +79,9 @@ def _check_common(cfg: Any) -> None:
     for name in ("d_model", "depth", "heads", "mlp_dim", "decoder_dim", "decoder_depth"):
         _positive_int(name, getattr(cfg, name))
     if cfg.d_model % cfg.heads or cfg.decoder_dim % cfg.heads:
-        raise ValueError(f"d_model={cfg.d_model} and decoder_dim={cfg.decoder_dim} must be divisible by heads={cfg.heads}")
+        raise ValueError(
+            f"d_model={cfg.d_model} and decoder_dim={cfg.decoder_dim} must be divisible by heads={cfg.heads}"
+        )
     if not 0.0 <= cfg.dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {cfg.dropout!r}")
     if not 0.0 < cfg.mask_ratio < 1.0:
@@ -277,6 +282,28 @@ class PoseEncoder(_CLSTransformer):
 
     def targets(self, x: Tensor) -> Tensor:
         return self._patches(x)  # (b, n, j*p): the masked patches' angles, radians
+
+
+def pose_spec_dict(config: Any) -> dict[str, Any]:
+    """``{"n_dof", "n_frames", "frame_rate", "joints", "units"}`` of a pose encoder config (checkpoint ``extra``)."""
+    return {
+        "n_dof": int(config.n_dof),
+        "n_frames": int(config.n_frames),
+        "frame_rate": float(config.frame_rate),
+        "joints": list(HAND_JOINTS[: config.n_dof]),
+        "units": "rad",
+    }
+
+
+def pose_signal_spec(config: Any) -> SignalSpec:
+    """The pose encoder's input as a :class:`SignalSpec`: ``n_dof`` ``pose`` channels in radians at the frame rate."""
+    return SignalSpec(
+        sfreq=float(config.frame_rate),
+        n_times=int(config.n_frames),
+        ch_types=("pose",) * config.n_dof,
+        units=("rad",) * config.n_dof,
+        ch_names=tuple(HAND_JOINTS[: config.n_dof]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -43,8 +43,7 @@ from tqdm.auto import tqdm
 
 from biosig.models import create_model, load_checkpoint, save_checkpoint
 from biosig.models.checkpoint import SignalSpec
-from biosig.models.cpep import CPEP, CPEPConfig
-from biosig.signals.pose import HAND_JOINTS
+from biosig.models.cpep import CPEP, CPEPConfig, pose_signal_spec, pose_spec_dict
 from biosig.training.config import OptimConfig, RunConfig
 from biosig.training.cpep_config import CPEPTrainConfig, cpep_config_to_dict
 from biosig.training.cpep_data import (
@@ -71,7 +70,7 @@ from biosig.training.state import (
     trim_metrics,
 )
 
-__all__ = ["STAGES", "CPEPResult", "pose_signal_spec", "pose_spec_dict", "train_cpep"]
+__all__ = ["STAGES", "CPEPResult", "train_cpep"]
 
 log = logging.getLogger(__name__)
 
@@ -88,28 +87,6 @@ class CPEPResult:
     out_dir: Path
     model_path: Path | None
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def pose_spec_dict(config: Any) -> dict[str, Any]:
-    """``{"n_dof", "n_frames", "frame_rate", "joints", "units"}`` of a pose encoder config (checkpoint ``extra``)."""
-    return {
-        "n_dof": int(config.n_dof),
-        "n_frames": int(config.n_frames),
-        "frame_rate": float(config.frame_rate),
-        "joints": list(HAND_JOINTS[: config.n_dof]),
-        "units": "rad",
-    }
-
-
-def pose_signal_spec(config: Any) -> SignalSpec:
-    """The pose encoder's input as a :class:`SignalSpec`: ``n_dof`` ``pose`` channels in radians at the frame rate."""
-    return SignalSpec(
-        sfreq=float(config.frame_rate),
-        n_times=int(config.n_frames),
-        ch_types=("pose",) * config.n_dof,
-        units=("rad",) * config.n_dof,
-        ch_names=tuple(HAND_JOINTS[: config.n_dof]),
-    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -354,7 +331,9 @@ def _load_data(config: CPEPTrainConfig, data_dir: str | os.PathLike[str] | None,
         data.scaling = emg_scaling(myo.recordings)
         unknown = sorted(set(cfg.exclude_gestures) - set(myo.class_gestures))
         if unknown:
-            raise ValueError(f"data.exclude_gestures {unknown} are not Myo classes; Myo classes are {myo.class_gestures}")
+            raise ValueError(
+                f"data.exclude_gestures {unknown} are not Myo classes; Myo classes are {myo.class_gestures}"
+            )
         excluded_classes = [myo.class_gestures.index(g) for g in cfg.exclude_gestures]
         labelled = (myo.label >= 0) & ~np.isin(myo.label, excluded_classes)
         data.align_index = np.intersect1d(np.flatnonzero(labelled), keep)
@@ -405,7 +384,9 @@ def _check_out_dir(out: Path, config: CPEPTrainConfig, resume: bool) -> None:
     existing = [p for p in (out / "config.json", out / MODEL_FILE, *(out / s for s in STAGES)) if p.exists()]
     if not resume:
         if existing:
-            raise FileExistsError(f"{out} already holds a CPEP run ({existing[0].name}); pass --resume or another --out")
+            raise FileExistsError(
+                f"{out} already holds a CPEP run ({existing[0].name}); pass --resume or another --out"
+            )
         return
     saved_path = out / "config.json"
     if not saved_path.is_file():

@@ -178,7 +178,9 @@ def apply_cpep_set(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
         raise ConfigError(f"--set expects section.field=value (e.g. align.lr=3e-4), got {assignment!r}")
     section, name = parts
     if section not in ALL_SECTIONS:
-        raise ConfigError(f"--set {assignment!r}: unknown section {section!r}; valid sections: {', '.join(ALL_SECTIONS)}")
+        raise ConfigError(
+            f"--set {assignment!r}: unknown section {section!r}; valid sections: {', '.join(ALL_SECTIONS)}"
+        )
     out = {k: dict(v) for k, v in raw.items()}
     out.setdefault(section, {})[name] = _parse_value(text.strip())
     return out
@@ -211,4 +213,3 @@ def cpep_config_to_dict(config: CPEPTrainConfig) -> dict[str, Any]:
         return value
 
     return plain(config)
-

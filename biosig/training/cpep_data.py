@@ -15,7 +15,7 @@ every ``hop_s``. A window whose frames are not all valid has no pose target and 
 window's label is the gesture that covers at least ``min_label_fraction`` of its frames (else -1).
 
 **Myo pseudo-pairs** (:class:`MyoPairs`). The Myo recordings have no pose. Each labelled window of class ``c``
-is paired with the canonical pose of that class (:data:`biosig.io.myo.GESTURE_OF_LABEL`: the synthetic
+is paired with the canonical pose of that class (:data:`biosig.zeroshot.MYO_GESTURES`: the synthetic
 library's authored target, wrist DOFs and, for the fist, finger flexion), held over the window, at a random
 intensity ``s ~ U(intensity)`` of its deviation from the rest pose plus per-DOF Gaussian jitter, drawn afresh
 for every batch (:func:`pseudo_poses`), so that the pose side is not 8 fixed points.
@@ -319,7 +319,9 @@ class PairedWindows:
         dropped = {"invalid_pose": 0, "unlabelled": 0, "other_gesture": 0}
         for i, s in enumerate(sessions):
             if s.n_frames < n_frames:
-                log.warning("%s: %d frames, shorter than one %d-frame window; skipped", s.filename, s.n_frames, n_frames)
+                log.warning(
+                    "%s: %d frames, shorter than one %d-frame window; skipped", s.filename, s.n_frames, n_frames
+                )
                 continue
             starts = np.arange(0, s.n_frames - n_frames + 1, hop_frames, dtype=np.int64)
             prefix = np.concatenate([[0], np.cumsum(~s.valid)])
@@ -499,10 +501,10 @@ class MyoPairs:
 
 
 def _myo_targets() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    from biosig.io.myo import GESTURE_OF_LABEL
     from biosig.synth.hand import GESTURES, REST_POSE
+    from biosig.zeroshot import MYO_GESTURES
 
-    names = tuple(GESTURE_OF_LABEL[c] for c in sorted(GESTURE_OF_LABEL))
+    names = tuple(MYO_GESTURES[c] for c in sorted(MYO_GESTURES))
     return np.stack([GESTURES[n].target for n in names]), np.asarray(REST_POSE, dtype=np.float64), names
 
 
