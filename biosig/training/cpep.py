@@ -58,6 +58,7 @@ from biosig.training.cpep_data import (
     pseudo_poses,
     read_corpus_info,
 )
+from biosig.training.distributed import state_hash
 from biosig.training.scaling import InputScaling
 from biosig.training.state import (
     MODEL_FILE,
@@ -159,7 +160,14 @@ class _Stage:
         }
         atomic_torch_save(payload, self.out / RESUME_FILE)
 
-    def fit(self, seed: int, config: dict[str, Any], stop: StopRequest, resume: bool) -> dict[str, Any]:
+    def fit(
+        self,
+        seed: int,
+        config: dict[str, Any],
+        stop: StopRequest,
+        resume: bool,
+        on_step: Callable[[str, int, float], None] | None = None,
+    ) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
         step = 0
         state_path = self.out / RESUME_FILE
@@ -200,6 +208,8 @@ class _Stage:
                 self.after_step()
             step += 1
             bar.update(1)
+            if on_step is not None:
+                on_step(self.name, step, value)
             for key, v in {"loss": value, **details}.items():
                 sums[key] = sums.get(key, 0.0) + float(v)
             n_in_window += 1
@@ -425,8 +435,12 @@ def train_cpep(
     data_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     command: str | None = None,
+    on_step: Callable[[str, int, float], None] | None = None,
 ) -> CPEPResult:
-    """Run the CPEP stages of ``config`` (see the module docstring); returns when done or stopped."""
+    """Run the CPEP stages of ``config`` (see the module docstring); returns when done or stopped.
+
+    ``on_step(stage, step, loss)`` is called after every optimiser step.
+    """
     out = Path(out_dir if out_dir is not None else config.run.out_dir)
     command = command or shlex.join(sys.argv)
     _check_out_dir(out, config, resume)
@@ -471,7 +485,7 @@ def train_cpep(
 
             stage = _Stage("pose_mae", out / "pose_mae", pose_model, [{"params": list(pose_model.parameters())}],
                            pose_batch, len(windows), config.pose_mae, config.run)  # fmt: skip
-            result = stage.fit(seed, plain, stop, resume)
+            result = stage.fit(seed, plain, stop, resume, on_step)
             summary["stages"]["pose_mae"] = result
             if result["status"] != "completed":
                 return finish("interrupted", "pose_mae", None)
@@ -514,7 +528,7 @@ def train_cpep(
 
             stage = _Stage("emg_mae", out / "emg_mae", emg_model, [{"params": list(emg_model.parameters())}],
                            emg_batch, len(mae_index), config.emg_mae, config.run)  # fmt: skip
-            result = stage.fit(seed, plain, stop, resume)
+            result = stage.fit(seed, plain, stop, resume, on_step)
             summary["stages"]["emg_mae"] = result
             if result["status"] != "completed":
                 return finish("interrupted", "emg_mae", None)
@@ -573,7 +587,7 @@ def train_cpep(
 
         stage = _Stage("align", out / "align", model, groups, align_batch, len(align_index), config.align,
                        config.run, after_step=model.clamp_temperature)  # fmt: skip
-        result = stage.fit(seed, plain, stop, resume)
+        result = stage.fit(seed, plain, stop, resume, on_step)
         summary["stages"]["align"] = result
         if result["status"] != "completed":
             return finish("interrupted", "align", None)
@@ -597,6 +611,7 @@ def train_cpep(
             },
         )
         (out / "align" / RESUME_FILE).unlink(missing_ok=True)
+        summary["weight_hash"] = state_hash(model.state_dict())
     return finish("completed", "align", final)
 
 
