@@ -57,6 +57,8 @@ def _add_zeroshot(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, default=10, help="zero-shot neighbours that vote (default 10)")
     p.add_argument("--supervised-epochs", type=int, default=10, help="epochs of the supervised EMG baseline")
     p.add_argument("--hop", type=float, help="window hop in s (default 0.2 synthetic, 0.25 Myo)")
+    p.add_argument("--pool", action="store_true",
+                   help="the checkpoints repeat one recipe (training seeds): pool their rows as mean ± std")  # fmt: skip
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--out", help="write the markdown here and the JSON beside it (.json); always printed too")
     p.set_defaults(handler=cmd_zeroshot)
@@ -94,6 +96,7 @@ def cmd_zeroshot(args: argparse.Namespace) -> int:
         supervised_epochs=args.supervised_epochs,
         emg_mae=args.emg_mae,
         hop_s=args.hop,
+        pool=args.pool,
     )
     code = current_code_version()
     report.header = {

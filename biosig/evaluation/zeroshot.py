@@ -530,8 +530,13 @@ def run_zeroshot_eval(
     emg_mae: Sequence[str | Path | None] = (),
     hop_s: float | None = None,
     progress: bool = True,
+    pool: bool = False,
 ) -> ZeroShotReport:
-    """Evaluate CPEP checkpoints on ``task`` (``"synthetic"`` with ``corpus``, or ``"myo"`` with ``data_dir``)."""
+    """Evaluate CPEP checkpoints on ``task`` (``"synthetic"`` with ``corpus``, or ``"myo"`` with ``data_dir``).
+
+    ``pool``: the checkpoints are repeats of one recipe (e.g. training seeds); rows of the same architecture are
+    pooled (mean ± std over checkpoints) instead of being told apart by file.
+    """
     if task not in ("synthetic", "myo"):
         raise ValueError(f"task must be 'synthetic' or 'myo', got {task!r}")
     if not checkpoints:
@@ -539,7 +544,7 @@ def run_zeroshot_eval(
     maes = list(emg_mae) + [None] * (len(checkpoints) - len(emg_mae))
     all_models = [load_cpep_models(c, m) for c, m in zip(checkpoints, maes)]
     labels = [m.label for m in all_models]
-    for m in all_models:  # two checkpoints of one architecture: tell them apart by file
+    for m in all_models if not pool else ():  # two checkpoints of one architecture: tell them apart by file
         if labels.count(m.label) > 1:
             m.label = f"{m.label} [{m.path.parent.name or m.path.name}]"
     first = all_models[0]

@@ -618,8 +618,11 @@ def cpep_emg_transformer(**overrides: Any) -> EMGTransformer:
 
 @register_model
 def cpep_emg_biofame(**overrides: Any) -> BioFAMEChannels:
-    """bioFAME backbone (amplitude tokens, released size) with channel-identity pooling, 16 ch at 500 Hz."""
-    base = BioFAMEConfig(amplitude_token=True, n_chans=16, sfreq=500.0, patch_len=25, max_patches=20)
+    """bioFAME backbone (amplitude tokens, released size, shared decoder) with channel-identity pooling, 16 ch."""
+    # One shared decoder with slot positions: the released per-channel decoders run the decoder once per channel
+    # over all c * n tokens (16 passes here), which costs more than the whole encoder.
+    base = BioFAMEConfig(amplitude_token=True, n_chans=16, sfreq=500.0, patch_len=25, max_patches=20,
+                         decoder_mode="shared", decoder_pos="slot")  # fmt: skip
     return BioFAMEChannels(apply_overrides(base, overrides))
 
 

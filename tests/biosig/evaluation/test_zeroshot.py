@@ -140,3 +140,32 @@ def test_cli_writes_markdown_and_json(cpep_corpus, checkpoint, tmp_path, capsys)
     assert text.startswith("# CPEP zero-shot evaluation") and "biosig eval zeroshot --task synthetic" in text
     assert json.loads(out.with_suffix(".json").read_text())["header"]["task"] == "synthetic"
     assert "| TD + LDA |" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def myo_checkpoint(cpep_corpus, tmp_path_factory):
+    """A tiny CPEP on the bundled Myo session (participant 12345, a pretraining participant), two classes held out."""
+    config = load_cpep_config("cpep_tiny", [f"data.corpus={cpep_corpus}", "data.source=myo-bundled", "data.hop_s=1.0",
+                                            "emg.patch_len=20", 'data.exclude_gestures=["pronation", "supination"]'])  # fmt: skip
+    return train_cpep(config, out_dir=tmp_path_factory.mktemp("zs-myo") / "run", command="test").model_path
+
+
+def test_myo_checkpoint_records_its_classes(myo_checkpoint):
+    models = load_cpep_models(myo_checkpoint)
+    vocab = models.meta["extra"]["vocabulary"]
+    assert vocab["kind"] == "myo" and vocab["gestures"][1] == "wrist_flexion"
+    assert vocab["unseen_gestures"] == ["pronation", "supination"] and len(vocab["trained_gestures"]) == 6
+    assert models.meta["signal_spec"].sfreq == 200.0 and models.meta["signal_spec"].units == ("a.u.",) * 8
+
+
+@pytest.mark.slow
+def test_myo_evaluation_scores_all_trained_and_held_out_classes(myo_checkpoint, shared_data):
+    report = run_zeroshot_eval("myo", [myo_checkpoint], data_dir=shared_data, seeds=[0], shots=[0, 1], hop_s=1.0,
+                               progress=False)  # fmt: skip
+    assert report.columns == ("probe all 8", "probe trained", "probe held out", "zero-shot all 8",
+                              "zero-shot trained", "zero-shot held out")  # fmt: skip
+    held = [s for s in report.scores if s.split == "held out"]
+    assert held and all(s.n_test > 0 for s in held)
+    assert any(s.method == "TD + LDA" and s.column == "probe all 8" for s in report.scores)
+    assert {row["split"] for row in report.few_shot} == {"all 8", "trained", "held out"}
+    assert any("seed 0: probe-train" in n for n in report.notes)

@@ -46,14 +46,18 @@ def test_pose_encoder_maps_windows_to_embeddings():
 
 
 def test_pose_encoder_names_the_expected_shape():
-    with pytest.raises(SignalError, match=r"poses must have shape \(batch, n_dof=23, n_frames=50\) \(1 s at 50 Hz\), got \(2, 20, 50\)"):
+    with pytest.raises(
+        SignalError, match=r"poses must have shape \(batch, n_dof=23, n_frames=50\) \(1 s at 50 Hz\), got \(2, 20, 50\)"
+    ):
         _pose()(torch.randn(2, 20, 50))
     with pytest.raises(SignalError, match=r"poses must be a float tensor of shape \(batch, 23, 50\), got \(23, 50\)"):
         _pose()(torch.randn(23, 50))
 
 
 def test_emg_transformer_names_the_expected_shape():
-    with pytest.raises(SignalError, match=r"x must have shape \(batch, n_chans=4, n_times=100\) \(0.2 s at 500 Hz\), got \(1, 4, 120\)"):
+    with pytest.raises(
+        SignalError, match=r"x must have shape \(batch, n_chans=4, n_times=100\) \(0.2 s at 500 Hz\), got \(1, 4, 120\)"
+    ):
         _emg()(torch.randn(1, 4, 120))
 
 

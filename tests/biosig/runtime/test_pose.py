@@ -64,7 +64,9 @@ def test_pose_encoder_errors(cpep_checkpoint, poses, tmp_path):
     with pytest.raises(SignalError, match=r"poses contain NaN or infinite angles"):
         encoder.embed_pose(np.full((1, 23, 50), np.nan))
     bio = make_checkpoint(tmp_path / "bio.pt")
-    with pytest.raises(ValueError, match=r"a 'biofame_tiny' checkpoint has no pose encoder; expected a CPEP checkpoint"):
+    with pytest.raises(
+        ValueError, match=r"a 'biofame_tiny' checkpoint has no pose encoder; expected a CPEP checkpoint"
+    ):
         load_pose_encoder(bio)
     with pytest.raises(FileNotFoundError, match=r"no such pose encoder file"):
         load_pose_encoder(tmp_path / "missing.pt")

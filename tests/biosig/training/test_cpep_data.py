@@ -114,7 +114,10 @@ def test_myo_refuses_evaluation_participants(shared_data):
         (dict(source="emg"), r"data.source must be one of \['emg2pose', 'myo', 'myo-bundled'\], got 'emg'"),
         (dict(window_s=0.51), r"data.window_s=0.51 s at data.frame_rate=50.0 Hz must be a whole number"),
         (dict(sfreq=520.0), r"data.sfreq=520.0 Hz must be a multiple of data.frame_rate=50.0"),
-        (dict(frame_rate=30.0, sfreq=600.0, window_s=1.0, hop_s=1.0), r"data.frame_rate=30.0 Hz must divide the corpus rate"),
+        (
+            dict(frame_rate=30.0, sfreq=600.0, window_s=1.0, hop_s=1.0),
+            r"data.frame_rate=30.0 Hz must divide the corpus rate",
+        ),
         (dict(pose_intensity=(0.9, 0.5)), r"data.pose_intensity must be \(low, high\)"),
     ],
 )
@@ -124,7 +127,9 @@ def test_data_config_errors(kwargs, message):
 
 
 def test_corpus_errors(tmp_path, cpep_corpus):
-    with pytest.raises(CorpusError, match=r"is not a synthetic emg2pose corpus: it needs metadata.csv and gestures.json"):
+    with pytest.raises(
+        CorpusError, match=r"is not a synthetic emg2pose corpus: it needs metadata.csv and gestures.json"
+    ):
         corpus_rows(tmp_path)
     with pytest.raises(CorpusError, match=r"no session file matches split='val'"):
         corpus_rows(cpep_corpus, split="val")

@@ -88,7 +88,9 @@ def test_pose_stage_can_start_from_a_checkpoint(full_run, cpep_corpus, tmp_path)
     result = train_cpep(tiny(cpep_corpus, f"pose_mae.init={init}"), out_dir=tmp_path / "run", command="test")
     assert result.summary["stages"]["pose_mae"] == {"status": "from checkpoint", "init": str(init)}
     assert not (tmp_path / "run" / "pose_mae").exists()
-    with pytest.raises(ValueError, match=r"emg_mae.init: .* holds a 'cpep_pose' model, expected 'cpep_emg_transformer'"):
+    with pytest.raises(
+        ValueError, match=r"emg_mae.init: .* holds a 'cpep_pose' model, expected 'cpep_emg_transformer'"
+    ):
         train_cpep(tiny(cpep_corpus, f"emg_mae.init={init}"), out_dir=tmp_path / "other")
 
 
@@ -115,7 +117,9 @@ def test_data_fixes_the_encoder_geometry(cpep_corpus, tmp_path):
 
 
 def test_cli_trains_and_prints_the_config(cpep_corpus, tmp_path, capsys):
-    assert main(["train", "cpep", "--config", "cpep_tiny", "--set", f"data.corpus={cpep_corpus}", "--print-config"]) == 0
+    assert (
+        main(["train", "cpep", "--config", "cpep_tiny", "--set", f"data.corpus={cpep_corpus}", "--print-config"]) == 0
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed["align"]["max_steps"] == 6 and printed["emg"]["name"] == "cpep_emg_transformer"
     out = tmp_path / "cli"
