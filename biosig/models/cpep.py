@@ -539,6 +539,12 @@ class CPEP(nn.Module):
         return float(self.emg_encoder.config.sfreq)
 
     @property
+    def time_multiple(self) -> int:
+        """Accepted EMG window lengths are multiples of this: the one window of the [CLS] transformer."""
+        cfg = self.emg_encoder.config
+        return int(cfg.n_times) if isinstance(self.emg_encoder, EMGTransformer) else int(cfg.patch_len)
+
+    @property
     def pose_config(self) -> PoseEncoderConfig:
         return self.pose_encoder.config
 
