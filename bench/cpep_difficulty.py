@@ -6,7 +6,7 @@ failures and co-contraction all scale with ``d``) this writes a corpus, trains C
 difficulty is scored next to the baselines measured on the same corpus in the same run (TD + LDA, the stage-1
 EMG-MAE probe, the pose-MAE probe), so the trend holds on a noisy machine.
 
-    python bench/cpep_difficulty.py                      # ~25 min on one core: d = 0.5, 1, 2, 3
+    python bench/cpep_difficulty.py                      # ~25 min on one core: d = 0.5, 1, 2, 3 (the bundled config)
     python bench/cpep_difficulty.py --quick              # ~2 min: two tiny corpora, a smoke run
 
 Writes ``bench/results/cpep_difficulty.{md,json}`` (``--out``) and prints the table.
@@ -52,8 +52,8 @@ def main() -> int:
     parser.add_argument("--difficulties", type=float, nargs="+", default=[0.5, 1.0, 2.0, 3.0])
     parser.add_argument("--users", type=int, default=8, help="users per corpus (the last 2 held out)")
     parser.add_argument("--duration", type=float, default=45.0, help="seconds per stage file")
-    parser.add_argument("--emg-epochs", type=int, default=10)
-    parser.add_argument("--align-epochs", type=int, default=20)
+    parser.add_argument("--emg-epochs", type=int, default=5, help="emg_mae.epochs (the bundled config: 5)")
+    parser.add_argument("--align-epochs", type=int, default=10, help="align.epochs (the bundled config: 10)")
     parser.add_argument("--quick", action="store_true", help="two tiny corpora and a few steps (smoke run)")
     parser.add_argument("--work", help="folder for the corpora and runs (default: a temporary folder)")
     parser.add_argument("--out", default="bench/results/cpep_difficulty.md")
