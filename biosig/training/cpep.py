@@ -50,6 +50,7 @@ from biosig.training.cpep_data import (
     CPEPDataConfig,
     MyoPairs,
     PairedWindows,
+    balanced_subset,
     circular_shift,
     corpus_rows,
     emg_scaling,
@@ -347,6 +348,8 @@ def _load_data(config: CPEPTrainConfig, data_dir: str | os.PathLike[str] | None,
         excluded_classes = [myo.class_gestures.index(g) for g in cfg.exclude_gestures]
         labelled = (myo.label >= 0) & ~np.isin(myo.label, excluded_classes)
         data.align_index = np.intersect1d(np.flatnonzero(labelled), keep)
+        if cfg.balance_align:
+            data.align_index = balanced_subset(myo.label, data.align_index, seed)
         data.mae_index = keep
         description["myo"] = {
             "notes": myo.notes,
@@ -355,6 +358,7 @@ def _load_data(config: CPEPTrainConfig, data_dir: str | os.PathLike[str] | None,
             "excluded_classes": excluded_classes,
             "n_windows": len(myo),
             "n_align_windows": int(len(data.align_index)),
+            "align_class_counts": np.bincount(myo.label[data.align_index], minlength=len(myo.class_gestures)).tolist(),
         }
     description["input_scaling"] = data.scaling.to_dict()
     data.description = description

@@ -91,6 +91,8 @@ class CPEPDataConfig:
     ``min_label_fraction``: share of a window its class must cover (Myo windows below it are dropped from the
     contrastive stage). ``channel_shift``: training windows' channels are circularly shifted by a random
     ``-s..s`` (a band worn rotated; 0 = off). ``pose_intensity`` / ``pose_jitter_rad``: Myo pseudo-pose draws.
+    ``balance_align``: Myo only; the contrastive stage keeps at most as many windows of a class as the mean count of
+    the other classes (Myo's rest fills half the data, and all its windows pair with one rest pose).
     ``max_windows``: a seeded random subset of each stage's windows (0 = all), for smoke runs.
     """
 
@@ -109,6 +111,7 @@ class CPEPDataConfig:
     channel_shift: int = 1
     pose_intensity: tuple[float, float] = (0.7, 1.0)
     pose_jitter_rad: float = 0.03
+    balance_align: bool = False
     max_windows: int = 0
 
     def __post_init__(self) -> None:
@@ -438,6 +441,21 @@ def circular_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> n
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Myo pseudo-pairs
+
+
+def balanced_subset(labels: np.ndarray, index: np.ndarray, seed: int) -> np.ndarray:
+    """``index`` with each class capped at the mean count of the other classes (seeded random choice), sorted."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels[index], return_counts=True)
+    if len(classes) < 2:
+        return index
+    keep = []
+    rng = np.random.default_rng([seed, 3])
+    for c, n in zip(classes, counts):
+        cap = int(round((counts.sum() - n) / (len(classes) - 1)))
+        rows = index[labels[index] == c]
+        keep.append(rows if n <= cap else rng.choice(rows, size=cap, replace=False))
+    return np.sort(np.concatenate(keep))
 
 
 def pseudo_poses(

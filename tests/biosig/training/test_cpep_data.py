@@ -133,3 +133,14 @@ def test_corpus_errors(tmp_path, cpep_corpus):
         corpus_rows(tmp_path)
     with pytest.raises(CorpusError, match=r"no session file matches split='val'"):
         corpus_rows(cpep_corpus, split="val")
+
+
+def test_balanced_subset_caps_the_dominant_class():
+    from biosig.training.cpep_data import balanced_subset
+
+    labels = np.array([0] * 50 + [1] * 10 + [2] * 14)
+    kept = balanced_subset(labels, np.arange(len(labels)), seed=0)
+    counts = np.bincount(labels[kept])
+    # Each class is capped at the mean count of the others: 0 at (10 + 14) / 2; 1 and 2 are below their caps.
+    assert counts.tolist() == [12, 10, 14]
+    assert np.array_equal(kept, np.sort(kept)) and len(set(kept.tolist())) == len(kept)
