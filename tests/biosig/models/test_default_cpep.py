@@ -74,3 +74,33 @@ def test_cpep_emg2pose_names_gestures_of_a_new_synthetic_user():
 def test_unknown_default_kind_lists_the_cpep_ones():
     with pytest.raises(ValueError, match=r"available: cpep_emg2pose, cpep_myo, emg"):
         default_checkpoint("pose")
+
+
+def test_cpep_emg2pose_labels_a_live_2khz_stream():
+    """The synthetic device streams 16 ch at 2 kHz; the streaming featurizer filters and resamples it to the model."""
+    from biosig.stream import FeaturizerConfig, StreamHub
+    from biosig.synth.hand import UserProfile, generate_session
+
+    path = default_checkpoint("cpep_emg2pose")
+    emg, pose = load_encoder(path), load_pose_encoder(path)
+    head = ZeroShotHead(pose, checkpoint_vocabulary(path).copy(), mode="prototype")
+    for name in [n for n in head.vocabulary.names if n not in ("fist", "open_hand", "wrist_flexion")]:
+        head.vocabulary.remove(name)
+    session = generate_session(UserProfile.sample("live", "right", seed=99), ["fist", "open_hand", "wrist_flexion"],
+                               20.0, seed=3)  # fmt: skip
+    hub = StreamHub(emg)
+    hub.add_stream("band", FeaturizerConfig.for_model(500.0, 500, sfreq_in=2000.0, n_channels=16, hop_s=0.2,
+                                                      highpass=20.0))  # fmt: skip
+    data = session.emg.T  # (16, 40000) volts
+    results = []
+    for start in range(0, data.shape[1], 200):  # 100 ms chunks, as a bridge would send them
+        hub.push("band", start, data[:, start : start + 200])
+        results += hub.embed_pending()
+    assert len(results) > 80
+    correct = total = 0
+    for r in results:
+        span = session.labels[4 * r.window.start : 4 * r.window.end]
+        if len(set(span.tolist())) == 1 and span[0] != 0:  # wholly inside one gesture
+            total += 1
+            correct += head.classify(r.embedding)[0].label == session.label_names[span[0]]
+    assert total > 10 and correct / total > 0.6, (correct, total)
