@@ -38,10 +38,12 @@ recorded pose); few-shot calibrates on each test participant's first session and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,12 +189,33 @@ def load_cpep_models(path: str | Path, emg_mae: str | Path | None = None) -> CPE
     return CPEPModels(path, model, meta, InputScaling.from_checkpoint(meta), mae_model, f"CPEP ({arch})", arch)
 
 
+#: Embeddings computed during one :func:`run_zeroshot_eval` (keyed by encoder and array identity): the probe, the
+#: zero-shot rows and the few-shot curves embed the same windows with the same frozen encoder.
+_CACHE: dict[tuple[int, str, int], np.ndarray] | None = None
+
+
+@contextlib.contextmanager
+def _embedding_cache() -> Iterator[None]:
+    global _CACHE
+    previous, _CACHE = _CACHE, {}
+    try:
+        yield
+    finally:
+        _CACHE = previous
+
+
 def _embed(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, batch: int = 512) -> np.ndarray:
+    key = (id(getattr(fn, "__self__", fn)), getattr(fn, "__name__", "forward"), id(x))
+    if _CACHE is not None and key in _CACHE:
+        return _CACHE[key]
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
             out.append(fn(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32))).float().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+    z = np.concatenate(out) if out else np.zeros((0, 1), np.float32)
+    if _CACHE is not None:
+        _CACHE[key] = z
+    return z
 
 
 class _ModelPoseEncoder:
@@ -517,6 +540,16 @@ class ZeroShotReport:
         }
 
 
+def _with_embedding_cache(fn: Callable[..., ZeroShotReport]) -> Callable[..., ZeroShotReport]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> ZeroShotReport:
+        with _embedding_cache():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_with_embedding_cache
 def run_zeroshot_eval(
     task: str,
     checkpoints: Sequence[str | Path],
@@ -533,6 +566,8 @@ def run_zeroshot_eval(
     pool: bool = False,
 ) -> ZeroShotReport:
     """Evaluate CPEP checkpoints on ``task`` (``"synthetic"`` with ``corpus``, or ``"myo"`` with ``data_dir``).
+
+    Every window is embedded once per encoder (the probe, zero-shot and few-shot rows share the embeddings).
 
     ``pool``: the checkpoints are repeats of one recipe (e.g. training seeds); rows of the same architecture are
     pooled (mean ± std over checkpoints) instead of being told apart by file.
