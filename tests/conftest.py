@@ -28,3 +28,11 @@ def rng():
     import numpy as np
 
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def cpep_corpus(tmp_path_factory) -> Path:
+    """A tiny synthetic emg2pose corpus (tests/cpep_corpus.py), written once per test session."""
+    from tests.cpep_corpus import write_tiny_corpus
+
+    return write_tiny_corpus(tmp_path_factory.mktemp("cpep-corpus"))

@@ -3,7 +3,8 @@
 ``biosig eval table --checkpoint CKPT`` writes the whole table (classical baselines, linear probe, optionally
 fine-tuning with ``--finetune``); ``probe`` and ``finetune`` run only that learned method next to the baselines.
 Without ``--checkpoint`` only the baselines run, plus a random-init control with ``--model NAME --random-init``.
-See ``docs/evaluation.md``.
+See ``docs/evaluation.md``. ``biosig eval zeroshot`` scores CPEP checkpoints (probes, zero-shot, few-shot) on the
+synthetic corpus or the Myo data with their baselines (``docs/cpep.md``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,87 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=help_text)
         _add_common(p, finetune_flag=name == "table")
         p.set_defaults(handler=cmd_eval)
+    _add_zeroshot(sub)
+
+
+def _add_zeroshot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "zeroshot",
+        help="CPEP: probes and zero-shot on seen/unseen gestures, few-shot curves, baselines (docs/cpep.md)",
+        description=(
+            "Score CPEP checkpoints on the synthetic corpus (held-out users; seen and unseen gestures) or on the "
+            "Myo cross-participant split (all, trained and held-out classes), next to TD + LDA, the stage-1 EMG "
+            "masked autoencoder, a supervised EMG classifier and the pose-MAE upper bound."
+        ),
+    )
+    p.add_argument("--checkpoint", action="append", required=True, help="CPEP checkpoint (repeat to compare several)")
+    p.add_argument("--task", choices=("synthetic", "myo"), required=True)
+    p.add_argument("--corpus", help="synthetic corpus folder (task synthetic)")
+    p.add_argument("--data-dir", help="data directory with myo-readings-dataset (task myo; default ../shared/data)")
+    p.add_argument("--emg-mae", action="append", default=[], help="stage-1 EMG checkpoint per --checkpoint "
+                   "(default: the one recorded beside each checkpoint)")  # fmt: skip
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds (Myo splits, supervised, few-shot)")
+    p.add_argument("--shots", nargs="*", type=int, default=[0, 1, 3, 5], help="few-shot examples per gesture")
+    p.add_argument("--k", type=int, default=10, help="zero-shot neighbours that vote (default 10)")
+    p.add_argument("--supervised-epochs", type=int, default=10, help="epochs of the supervised EMG baseline")
+    p.add_argument("--hop", type=float, help="window hop in s (default 0.2 synthetic, 0.25 Myo)")
+    p.add_argument("--pool", action="store_true",
+                   help="the checkpoints repeat one recipe (training seeds): pool their rows as mean ± std")  # fmt: skip
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--out", help="write the markdown here and the JSON beside it (.json); always printed too")
+    p.set_defaults(handler=cmd_zeroshot)
+
+
+def cmd_zeroshot(args: argparse.Namespace) -> int:
+    import json
+
+    import torch
+
+    from biosig.datasets.catalog import find_data_dir
+    from biosig.evaluation.zeroshot import run_zeroshot_eval
+    from biosig.models.checkpoint import current_code_version
+
+    if args.task == "synthetic" and not args.corpus:
+        raise ValueError("--task synthetic needs --corpus DIR (a folder written by `biosig data synth emg-pose`)")
+    if len(args.emg_mae) > len(args.checkpoint):
+        raise ValueError(f"--emg-mae given {len(args.emg_mae)} times for {len(args.checkpoint)} --checkpoint")
+    if any(k < 0 for k in args.shots) or args.k < 1 or args.supervised_epochs < 1:
+        raise ValueError("--shots must be >= 0, --k and --supervised-epochs >= 1")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds must be distinct, got {args.seeds}")
+    torch.set_num_threads(args.threads)
+    data_dir = find_data_dir(args.data_dir) if args.task == "myo" else None
+    if args.task == "myo" and data_dir is None:
+        raise FileNotFoundError("no data directory with the Myo dataset found; pass --data-dir")
+    report = run_zeroshot_eval(
+        args.task,
+        args.checkpoint,
+        corpus=args.corpus,
+        data_dir=data_dir,
+        seeds=args.seeds,
+        shots=args.shots,
+        k=args.k,
+        supervised_epochs=args.supervised_epochs,
+        emg_mae=args.emg_mae,
+        hop_s=args.hop,
+        pool=args.pool,
+    )
+    code = current_code_version()
+    report.header = {
+        "command": shlex.join(["biosig", *args.argv]),
+        **report.header,
+        "code": f"biosig {code['biosig']}, commit {code['git_commit']}" + (" (dirty)" if code["git_dirty"] else ""),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    markdown = report.to_markdown()
+    sys.stdout.write(markdown)
+    if args.out:
+        md = Path(args.out)
+        md.parent.mkdir(parents=True, exist_ok=True)
+        md.write_text(markdown, encoding="utf-8")
+        md.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=1, default=str) + "\n", encoding="utf-8")
+        sys.stderr.write(f"wrote {md} and {md.with_suffix('.json')}\n")
+    return 0
 
 
 def _add_common(p: argparse.ArgumentParser, finetune_flag: bool) -> None:

@@ -41,6 +41,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="also check parity on windows cut from the recordings at PATH (any readable format; "
         "'bundled-myo' = the Myo session shipped with biosig)",
     )
+    p.add_argument(
+        "--part",
+        choices=("emg", "pose"),
+        default="emg",
+        help="CPEP checkpoints: export the aligned EMG encoder (default) or the pose side (for the zero-shot head)",
+    )
     p.add_argument("--atol", type=_atol, default=1e-4, help="largest accepted |torch - onnx| (default 1e-4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--json", action="store_true", help="print the parity report as JSON")
@@ -62,7 +68,7 @@ def cmd_onnx(args: argparse.Namespace) -> int:
         real = bundled_myo_session()
     elif real is not None and not Path(real).exists():
         raise FileNotFoundError(f"--check-real: {real} does not exist")
-    result = export_checkpoint(args.checkpoint, out, opset=args.opset, atol=args.atol, real_data=real)
+    result = export_checkpoint(args.checkpoint, out, opset=args.opset, atol=args.atol, real_data=real, part=args.part)
     if args.json:
         print(json.dumps({"path": str(result.path), **result.parity.to_dict()}, indent=2))
         return 0

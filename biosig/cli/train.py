@@ -1,4 +1,4 @@
-"""``biosig train {biofame,nots}``: pretrain encoders from a TOML config (``biosig train biofame --config biofame_myo``).
+"""``biosig train {biofame,nots,cpep}``: train encoders from a TOML config (``biosig train biofame --config biofame_myo``).
 
 Runs as one process, or as several under ``torchrun --nproc_per_node N -m biosig.cli.main train biofame ...``.
 Ctrl-C stops at the next step, saves a resumable state and exits with 130; ``--resume`` continues it.
@@ -37,6 +37,49 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         p.add_argument("--data-dir", help="data directory (default: data.data_dir, $BIOSIG_DATA, then ../shared/data)")
         p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
         p.set_defaults(handler=cmd_train, family=family)
+    _add_cpep_parser(sub)
+
+
+def _add_cpep_parser(sub: argparse._SubParsersAction) -> None:
+    summary = "CPEP: pose and EMG masked autoencoders, then contrastive EMG-pose alignment (docs/cpep.md)"
+    p = sub.add_parser(
+        "cpep", help=summary, description=f"{summary}. Bundled configs: cpep_emg2pose, cpep_myo, cpep_tiny."
+    )
+    p.add_argument("--config", required=True, help="TOML file, or the name of a bundled config")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override one config field, e.g. --set data.corpus=runs/synth --set align.epochs=5 (repeatable)",
+    )
+    p.add_argument("--out", help="output folder (default: run.out_dir of the config)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (finished stages are kept)")
+    p.add_argument("--data-dir", help="data directory for Myo sources (default: data.data_dir, $BIOSIG_DATA, ...)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    p.set_defaults(handler=cmd_train_cpep)
+
+
+def cmd_train_cpep(args: argparse.Namespace) -> int:
+    from biosig.training.cpep_config import cpep_config_to_dict, load_cpep_config
+
+    config = load_cpep_config(args.config, args.overrides)
+    if args.print_config:
+        print(json.dumps(cpep_config_to_dict(config), indent=2))
+        return 0
+    from biosig.training.cpep import train_cpep
+
+    command = shlex.join(["biosig", *args.argv])
+    result = train_cpep(config, out_dir=args.out, data_dir=args.data_dir, resume=args.resume, command=command)
+    if result.status == "interrupted":
+        print(
+            f"stopped in stage {result.stage}; resume with the same command plus --resume (state in {result.out_dir})",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"done: aligned model {result.model_path}; stage checkpoints and metrics in {result.out_dir}")
+    return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -205,8 +205,11 @@ def export_model(
     atol: float = 1e-4,
     real_data: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    extra_metadata: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Export ``model`` (with ``meta`` as :func:`~biosig.models.load_checkpoint` returns it) to ``out``.
+
+    ``extra_metadata`` adds ``biosig.<key>`` string entries (e.g. ``part`` for one side of a CPEP model).
 
     Raises
     ------
@@ -282,6 +285,7 @@ def export_model(
             "code_version": json.dumps(_json_safe(current_code_version()), sort_keys=True),
             "checkpoint_code_version": json.dumps(_json_safe(meta.get("code_version", {})), sort_keys=True),
             "training": json.dumps(_json_safe(meta.get("training", {})), sort_keys=True),
+            **{str(k): str(v) for k, v in (extra_metadata or {}).items()},
         },
     )
 
@@ -327,6 +331,10 @@ def export_model(
     return ExportResult(path, metadata, fft_diff, parity)
 
 
+#: Which side of a CPEP checkpoint to export (other checkpoints have only ``"emg"``, their one encoder).
+PARTS = ("emg", "pose")
+
+
 def export_checkpoint(
     checkpoint: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -335,7 +343,33 @@ def export_checkpoint(
     atol: float = 1e-4,
     real_data: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    part: str = "emg",
 ) -> ExportResult:
-    """Load ``checkpoint`` (see :func:`~biosig.models.load_checkpoint`) and :func:`export_model` it to ``out``."""
+    """Load ``checkpoint`` (see :func:`~biosig.models.load_checkpoint`) and :func:`export_model` it to ``out``.
+
+    For a CPEP checkpoint (arch ``cpep``), ``part="emg"`` exports the aligned EMG encoder (metadata
+    ``biosig.part=emg`` and ``biosig.cpep``: vocabulary, pose spec, temperature) and ``part="pose"`` the pose
+    side, poses ``(b, n_dof, n_frames)`` radians -> unit-norm embeddings (``biosig.part=pose``, ``biosig.pose_spec``),
+    which :func:`biosig.runtime.load_pose_encoder` reads.
+    """
+    if part not in PARTS:
+        raise ExportError(f"part must be one of {list(PARTS)}, got {part!r}")
     model, meta = load_checkpoint(checkpoint)
-    return export_model(model, meta, out, opset=opset, atol=atol, real_data=real_data, seed=seed)
+    is_cpep = meta["arch"] == "cpep"
+    if part == "pose":
+        if not is_cpep:
+            raise ExportError(f"{checkpoint}: a {meta['arch']!r} checkpoint has no pose side; --part pose needs CPEP")
+        if real_data is not None:
+            raise ExportError("--check-real reads EMG recordings; it does not apply to the pose side (--part pose)")
+        from biosig.models.cpep import pose_signal_spec, pose_spec_dict
+        from biosig.runtime.pose import POSE_PART, pose_graph
+
+        graph = pose_graph(model)
+        pose_meta = {**meta, "signal_spec": pose_signal_spec(graph.config), "extra": {}}
+        extra = {"part": POSE_PART, "pose_spec": json.dumps(pose_spec_dict(graph.config), sort_keys=True)}
+        return export_model(graph, pose_meta, out, opset=opset, atol=atol, seed=seed, extra_metadata=extra)
+    extra = None
+    if is_cpep:
+        record = {k: meta["extra"].get(k) for k in ("vocabulary", "pose_spec", "temperature")}
+        extra = {"part": "emg", "cpep": json.dumps(_json_safe(record), sort_keys=True)}
+    return export_model(model, meta, out, opset=opset, atol=atol, real_data=real_data, seed=seed, extra_metadata=extra)

@@ -7,6 +7,7 @@ Importing this package registers every built-in model, so ``create_model`` and `
 """
 
 from biosig.models import biofame as biofame  # noqa: F401  (registers the bioFAME models)
+from biosig.models import cpep as cpep  # noqa: F401  (registers the CPEP encoders and the aligned model)
 from biosig.models import nots as nots  # noqa: F401  (registers the NoTS models)
 from biosig.models.biofame import BioFAME, BioFAMEConfig, modality_dropout, modality_groups
 from biosig.models.checkpoint import (

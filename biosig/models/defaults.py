@@ -13,6 +13,12 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "assets" / "models"
 DEFAULT_CHECKPOINTS: dict[str, str] = {
     # biofame_emg pretrained on the Myo sEMG of the 14 pretraining participants (1 s windows, 8 ch, 200 Hz).
     "emg": "biofame_emg_myo.pt",
+    # CPEP (aligned EMG encoder + frozen pose encoder) on Myo pseudo-pairs of the 14 pretraining participants: the
+    # 8 Myo classes (biosig.zeroshot.MYO_GESTURES), 8 ch at 200 Hz, 1 s windows; for the live Myo demo.
+    "cpep_myo": "cpep_myo.pt",
+    # CPEP on the synthetic emg2pose corpus: 16 ch (the 2 kHz band resampled to 500 Hz), 1 s windows; for the
+    # synthetic device stream.
+    "cpep_emg2pose": "cpep_emg2pose.pt",
 }
 
 

@@ -39,7 +39,8 @@ class TorchEncoder(BaseEncoder):
     input_scale
         The checkpoint's input scaling (identity by default).
     time_multiple
-        Accepted window lengths are multiples of this (default: the model config's ``patch_len``, else 1).
+        Accepted window lengths are multiples of this (default: the model's ``time_multiple``, else its config's
+        ``patch_len``, else 1).
     max_batch
         Largest batch per forward call.
     threads
@@ -76,7 +77,10 @@ class TorchEncoder(BaseEncoder):
         self.name = name
         self.input_scale = input_scale if input_scale is not None else InputScale()
         config = getattr(model, "config", None)
-        self.time_multiple = int(time_multiple or getattr(config, "patch_len", 1))
+        # A model that takes one window length says so (CPEP's ``time_multiple``); bioFAME takes multiples of a patch.
+        self.time_multiple = int(
+            time_multiple or getattr(model, "time_multiple", None) or getattr(config, "patch_len", 1)
+        )
         embed_dim = getattr(model, "embed_dim", None)
         if not isinstance(embed_dim, int):
             with torch.no_grad():

@@ -42,5 +42,5 @@ def test_default_emg_checkpoint_embeds_the_bundled_session() -> None:
 
 
 def test_unknown_default_kind() -> None:
-    with pytest.raises(ValueError, match="no default checkpoint for 'eeg'; available: emg"):
+    with pytest.raises(ValueError, match="no default checkpoint for 'eeg'; available: cpep_emg2pose, cpep_myo, emg"):
         default_checkpoint("eeg")

@@ -28,6 +28,9 @@ class Case:
     pretrain_only: tuple[str, ...] = ("pretrain_head.",)  # parameter-name prefixes unused by forward()
     # Parameters whose gradient is zero in exact arithmetic (only rounding noise reaches them), with the reason.
     inert: tuple[str, ...] = ()
+    # Models tied to one input geometry (CPEP's [CLS] transformers, channel-pooled encoders): (n_chans, n_patches);
+    # None = any channel count, order and length.
+    fixed: tuple[int, int] | None = None
 
 
 # The RevIN affine sits right before LayerNorm(patch_len), which removes any offset and positive scale, so its
@@ -41,6 +44,17 @@ CASES: dict[str, Case] = {
     "biofame_tiny": Case(inert=_REVIN),
     "nots_lw": Case(patch_len=8, pretrain_only=("decoder.",)),
     "nots_tiny": Case(patch_len=4, pretrain_only=("decoder.",)),
+    # CPEP encoders know where each channel / joint sits (the spatial pattern of sEMG is the gesture), so they take
+    # one geometry; their own tests (tests/biosig/models/test_cpep.py) check the errors for any other.
+    "cpep_pose": Case(overrides=dict(n_frames=40, patch_frames=5), patch_len=5, fixed=(23, 8)),
+    "cpep_emg_transformer": Case(overrides=dict(n_chans=3, n_times=160, patch_len=20), fixed=(3, 8)),
+    "cpep_emg_biofame": Case(overrides=dict(n_chans=3, max_patches=8, patch_len=20), inert=_REVIN, fixed=(3, 8)),
+    "cpep": Case(
+        overrides=dict(emg_config=dict(n_chans=3, n_times=160, patch_len=20), pose_config=dict(n_frames=40)),
+        pretrain=False,
+        pretrain_only=("emg_encoder.pretrain_head.", "pose_encoder.", "logit_scale"),
+        fixed=(3, 8),
+    ),
 }
 
 NAMES = list_models()
@@ -49,6 +63,19 @@ NAMES = list_models()
 def _build(name: str) -> torch.nn.Module:
     torch.manual_seed(0)
     return create_model(name, **CASES[name].overrides)
+
+
+def _fixed(name: str) -> None:
+    if CASES[name].fixed is not None:
+        pytest.skip(f"{name} takes one input geometry {CASES[name].fixed} (channels, patches)")
+
+
+def _input(name: str, b: int, c: int, n_patches: int) -> torch.Tensor:
+    """A batch for ``name``: ``(b, c, n_patches * patch_len)``, or the model's one geometry when it has one."""
+    case = CASES[name]
+    if case.fixed is not None:
+        c, n_patches = case.fixed
+    return _signal(b, c, n_patches, case.patch_len)
 
 
 def _signal(b: int, c: int, n_patches: int, patch_len: int, seed: int = 0) -> torch.Tensor:
@@ -82,6 +109,7 @@ def test_every_registered_model_has_a_case() -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("n_chans", [1, 3, 8])
 def test_forward_any_channel_count(name: str, n_chans: int) -> None:
+    _fixed(name)
     model = _build(name).eval()
     case = CASES[name]
     with torch.no_grad():
@@ -92,6 +120,7 @@ def test_forward_any_channel_count(name: str, n_chans: int) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_forward_lengths_that_are_multiples_of_the_patch(name: str) -> None:
+    _fixed(name)
     model = _build(name).eval()
     case = CASES[name]
     with torch.no_grad():
@@ -102,6 +131,7 @@ def test_forward_lengths_that_are_multiples_of_the_patch(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_embedding_is_invariant_to_channel_order(name: str) -> None:
+    _fixed(name)
     model = _build(name).eval()
     x = _signal(2, 5, 8, CASES[name].patch_len)
     perm = torch.tensor([3, 0, 4, 2, 1])
@@ -113,7 +143,7 @@ def test_embedding_is_invariant_to_channel_order(name: str) -> None:
 def test_embedding_and_head_train_every_encoder_weight(name: str) -> None:
     case = CASES[name]
     clf = EncoderClassifier(_build(name), n_classes=3).train()
-    logits = clf(_signal(4, 3, 8, case.patch_len))
+    logits = clf(_input(name, 4, 3, 8))
     assert logits.shape == (4, 3)
     F.cross_entropy(logits, torch.tensor([0, 1, 2, 0])).backward()
     _check_grads(clf, case, prefix="encoder.")
@@ -127,7 +157,7 @@ def test_pretraining_trains_every_weight(name: str) -> None:
     model = _build(name).train()
     slots = getattr(model, "pretrain_channel_slots", None)
     c = slots if slots is not None else 3  # use every channel slot so every per-slot decoder is reached
-    loss, details = model.pretrain_loss(_signal(2, c, 8, case.patch_len), generator=torch.Generator().manual_seed(0))
+    loss, details = model.pretrain_loss(_input(name, 2, c, 8), generator=torch.Generator().manual_seed(0))
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert isinstance(details, dict)
     loss.backward()
@@ -142,6 +172,7 @@ def test_pretraining_any_channel_count_where_supported(name: str, n_chans: int) 
     slots = getattr(model, "pretrain_channel_slots", None)
     if not case.pretrain or (slots is not None and n_chans > slots):
         pytest.skip(f"{name} pretrains at most {slots} channels")
+    _fixed(name)
     loss, _ = model.pretrain_loss(_signal(2, n_chans, 6, case.patch_len))
     assert torch.isfinite(loss)
 
