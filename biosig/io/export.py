@@ -57,14 +57,40 @@ def to_mne_raw(recording: Recording):  # -> mne.io.RawArray (mne imported lazily
     return raw
 
 
+#: biosig channel type -> the EDF+ label prefix that names it (EDF has no type field; the EDF+ convention is a
+#: label "<type> <name>", which :func:`biosig.io.edf.split_channel_name` reads back).
+_EDF_PREFIX = {"emg": "EMG", "ecg": "ECG", "eeg": "EEG", "eog": "EOG", "resp": "Resp", "ppg": "PPG", "eda": "EDA",
+               "spo2": "SpO2", "temp": "Temp"}  # fmt: skip
+_EDF_LABEL_CHARS = 16
+
+
+def edf_label(name: str, ch_type: str) -> str:
+    """The EDF signal label of a channel: ``"EMG emg0"``; unchanged when it already carries its type or when
+    the prefixed label would not fit EDF's 16 characters."""
+    from biosig.io.edf import PREFIX_TYPES
+
+    prefix = _EDF_PREFIX.get(ch_type)
+    if prefix is None or PREFIX_TYPES.get(name.partition(" ")[0].lower()) == ch_type:
+        return name
+    label = f"{prefix} {name}"
+    return label if len(label) <= _EDF_LABEL_CHARS else name
+
+
 def write_edf(recording: Recording, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
-    """Write ``recording`` as EDF through ``mne.export.export_raw`` (16-bit, physical range per channel)."""
+    """Write ``recording`` as EDF through ``mne.export.export_raw`` (16-bit, physical range per channel).
+
+    Signal labels follow the EDF+ convention ``"<type> <name>"`` (:func:`edf_label`), so biosig's EDF reader
+    (and other EDF tools) recover each channel's type and name.
+    """
     import mne
 
     path = Path(path)
     if path.suffix.lower() != ".edf":
         raise SignalError(f"EDF output needs a .edf file name, got {path.name!r}")
     raw = to_mne_raw(recording)
+    labels = {n: edf_label(n, t) for n, t in zip(recording.info.ch_names, recording.info.ch_types)}
+    if len(set(labels.values())) == len(labels):
+        raw.rename_channels(labels)
     mne.export.export_raw(path, raw, fmt="edf", overwrite=overwrite, verbose=False)
     return path
 

@@ -93,12 +93,29 @@ def test_edf_export_reads_back_within_quantisation(recording: Recording, tmp_pat
     import mne
 
     raw = mne.io.read_raw_edf(path, preload=True, verbose=False)
-    assert raw.ch_names == ["EMG1", "ECG"]
+    assert raw.ch_names == ["EMG EMG1", "ECG"]  # EDF+ "<type> <name>" labels; "ECG" already names its type
     assert raw.info["sfreq"] == 250.0
     data = raw.get_data()
     step = np.ptp(recording.data, axis=1, keepdims=True) / 65535  # 16-bit EDF resolution per channel
     assert np.all(np.abs(data[:, : recording.n_times] - recording.data) <= step * 1.01)
     assert list(raw.annotations.description) == ["N", "burst"]
+
+
+def test_edf_round_trip_keeps_channel_names_and_types(recording: Recording, tmp_path: Path) -> None:
+    from biosig.io.edf import read_edf
+
+    back = read_edf(write_edf(recording, tmp_path / "r.edf"))
+    assert back.info.ch_names == ("EMG1", "ECG") and back.info.ch_types == ("emg", "ecg")
+    assert back.info.units == ("V", "V")
+
+
+def test_edf_labels_fall_back_to_the_name_when_too_long() -> None:
+    from biosig.io.export import edf_label
+
+    assert edf_label("emg0", "emg") == "EMG emg0"
+    assert edf_label("EEG Fp1", "eeg") == "EEG Fp1"
+    assert edf_label("a_very_long_name", "emg") == "a_very_long_name"  # "EMG a_very_long_name" > 16 characters
+    assert edf_label("x", "pose") == "x"
 
 
 def test_edf_needs_edf_suffix(recording: Recording, tmp_path: Path) -> None:
