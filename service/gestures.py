@@ -1,6 +1,6 @@
 """Zero-shot gesture labels per tenant: each tenant's vocabulary and few-shot examples, over the gesture model.
 
-Every tenant starts from the built-in vocabulary (``settings.gesture_vocabulary``) and may add gestures by pose
+Every tenant starts from the gesture model's vocabulary (``settings.gesture_vocabulary``) and may add gestures by pose
 reference, delete them, and add few-shot EMG examples per user. Changes are written to the metadata database
 (vocabulary as :meth:`biosig.zeroshot.GestureVocabulary.to_dict`, examples as float32 embeddings) and replayed
 into a tenant's :class:`biosig.zeroshot.ZeroShotHead` when it is first needed after a restart.
@@ -60,8 +60,11 @@ class GestureService:
             return self._tenant_locks.setdefault(tenant, threading.RLock())
 
     def _default_vocabulary(self) -> GestureVocabulary:
-        if self.settings.gesture_vocabulary == "myo":
+        choice = self.settings.gesture_vocabulary
+        if choice == "myo":
             return GestureVocabulary.myo()
+        if choice == "model" and self.model is not None and self.model.vocabulary is not None:
+            return self.model.vocabulary.copy()
         return GestureVocabulary.builtin()
 
     def head(self, tenant: str) -> ZeroShotHead:

@@ -7,9 +7,12 @@
   ``cache_dir`` keyed by the checkpoint's SHA-256, so later starts load it directly, and a changed checkpoint
   gets a new export. If the export cannot be made (onnx missing, parity failed) or onnxruntime is missing, the
   torch checkpoint is served instead, with a warning; ``backend="onnx"`` turns that into a startup error.
-* **The gesture model** (optional): the EMG side of a CPEP model (``gesture_emg_model``, loaded like the
-  encoder) and its pose side (a :class:`biosig.zeroshot.PoseEncoder` made by ``gesture_pose_factory``).
-  Without one, gesture requests are answered with 503.
+* **The gesture model**: by default (``gesture_model="bundled"``) the bundled CPEP Myo checkpoint
+  (``default_checkpoint("cpep_myo")``): its aligned EMG encoder is served like the embedding encoder (ONNX
+  export at first start), and its pose side, exported the same way (``part="pose"``), becomes the
+  :class:`biosig.zeroshot.PoseEncoder` of the zero-shot heads. ``gesture_emg_model`` with
+  ``gesture_pose_factory`` names another one; ``gesture_model="off"`` serves none, and gesture requests are
+  answered with 503.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 from biosig.errors import BiosigError
 from biosig.models.defaults import default_checkpoint
 from biosig.runtime import BaseEncoder, OnnxEncoder, OnnxRuntimeMissing, load_encoder
-from biosig.zeroshot import PoseEncoder
+from biosig.zeroshot import GestureVocabulary, PoseEncoder
 from service.settings import ServiceSettings
 
 __all__ = ["ModelError", "ModelRegistry", "ServedModel", "load_models", "prepare_encoder"]
@@ -98,17 +101,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _export_cached(checkpoint: Path, settings: ServiceSettings) -> Path:
+def _export_cached(checkpoint: Path, settings: ServiceSettings, part: str = "emg") -> Path:
     """The checkpoint's ONNX export in the cache, made (with the parity check) if it is not there yet."""
     from biosig.export import export_checkpoint
 
     cache = settings.resolved_cache_dir
-    target = cache / f"{checkpoint.stem}-{_sha256(checkpoint)[:16]}.onnx"
+    suffix = "" if part == "emg" else f"-{part}"
+    target = cache / f"{checkpoint.stem}{suffix}-{_sha256(checkpoint)[:16]}.onnx"
     if target.is_file():
         log.info("using cached ONNX export %s of %s", target, checkpoint)
         return target
     log.info("exporting %s to ONNX at %s (first start; parity-checked against torch)", checkpoint, target)
-    result = export_checkpoint(checkpoint, target, atol=settings.parity_atol)
+    result = export_checkpoint(checkpoint, target, atol=settings.parity_atol, part=part)
     log.info("exported %s: parity max |diff| %.3e", target.name, result.parity.max_abs_diff)
     return target
 
@@ -167,10 +171,42 @@ def _import_factory(ref: str) -> Any:
 
 @dataclass
 class GestureModel:
-    """The two sides of a gesture model: an EMG encoder and the pose encoder aligned with it."""
+    """The two sides of a gesture model: an EMG encoder and the pose encoder aligned with it.
+
+    ``vocabulary`` is what the model was trained to name (a CPEP checkpoint records it), None if unknown.
+    """
 
     emg: ServedModel
     pose: PoseEncoder
+    vocabulary: GestureVocabulary | None = None
+
+
+def bundled_pose_encoder(checkpoint: Path, settings: ServiceSettings) -> PoseEncoder:
+    """The pose side of a CPEP checkpoint under the settings' backend (ONNX export cached, torch fallback)."""
+    from biosig.runtime import load_pose_encoder
+
+    if settings.backend != "torch":
+        try:
+            onnx_path = _export_cached(checkpoint, settings, part="pose")
+            return load_pose_encoder(onnx_path, backend="onnx", threads=settings.threads)
+        except (ImportError, OnnxRuntimeMissing, BiosigError) as exc:
+            if settings.backend == "onnx":
+                raise ModelError(f"cannot serve the pose side of {checkpoint} on onnxruntime: {exc}") from exc
+            log.warning("pose side of %s on torch: the ONNX path failed (%s: %s)", checkpoint, type(exc).__name__, exc)
+    return load_pose_encoder(checkpoint, backend="torch", threads=settings.threads)
+
+
+def _model_vocabulary(path: Path) -> GestureVocabulary | None:
+    """The vocabulary a CPEP checkpoint (or its EMG export) records, None when it records none."""
+    from biosig.runtime import checkpoint_vocabulary
+
+    if path.suffix.lower() == ".onnx":
+        return None
+    try:
+        return checkpoint_vocabulary(path)
+    except (ValueError, KeyError, OSError) as exc:
+        log.info("%s records no gesture vocabulary (%s); tenants start from the built-in one", path, exc)
+        return None
 
 
 @dataclass
@@ -205,16 +241,31 @@ def load_models(settings: ServiceSettings) -> ModelRegistry:
             pose = factory(settings.gesture_pose_model) if settings.gesture_pose_model is not None else factory()
         except Exception as exc:
             raise ModelError(f"gesture_pose_factory {settings.gesture_pose_factory!r} failed: {exc}") from exc
-        if not isinstance(pose, PoseEncoder):
-            raise ModelError(
-                f"gesture_pose_factory {settings.gesture_pose_factory!r} returned {type(pose).__name__}, which does "
-                "not implement biosig.zeroshot.PoseEncoder (name, pose_spec, embed_dim, embed_pose)"
-            )
-        if int(pose.embed_dim) != int(emg.encoder.embed_dim):
-            raise ModelError(
-                f"gesture model sides do not align: EMG encoder {emg.name} gives {emg.encoder.embed_dim}-d "
-                f"embeddings, pose encoder {pose.name} {pose.embed_dim}-d"
-            )
-        gesture = GestureModel(emg, pose)
-        log.info("gesture model: EMG %s + pose %s (%d-d)", emg.name, pose.name, pose.embed_dim)
+        gesture = _gesture_model(
+            emg, pose, settings.gesture_pose_factory, _model_vocabulary(settings.gesture_emg_model)
+        )
+    elif settings.gesture_model == "bundled":
+        try:
+            checkpoint = default_checkpoint("cpep_myo")
+        except (ValueError, FileNotFoundError) as exc:
+            log.warning("no bundled gesture model (%s); gesture labels are off", exc)
+        else:
+            emg = prepare_encoder(checkpoint, checkpoint.stem, "gesture", settings)
+            pose = bundled_pose_encoder(checkpoint, settings)
+            gesture = _gesture_model(emg, pose, "bundled CPEP", _model_vocabulary(checkpoint))
     return ModelRegistry(embedding, gesture)
+
+
+def _gesture_model(emg: ServedModel, pose: Any, origin: str, vocabulary: GestureVocabulary | None) -> GestureModel:
+    if not isinstance(pose, PoseEncoder):
+        raise ModelError(
+            f"gesture pose encoder ({origin}) is a {type(pose).__name__}, which does not implement "
+            "biosig.zeroshot.PoseEncoder (name, pose_spec, embed_dim, embed_pose)"
+        )
+    if int(pose.embed_dim) != int(emg.encoder.embed_dim):
+        raise ModelError(
+            f"gesture model sides do not align: EMG encoder {emg.name} gives {emg.encoder.embed_dim}-d "
+            f"embeddings, pose encoder {pose.name} {pose.embed_dim}-d"
+        )
+    log.info("gesture model: EMG %s + pose %s (%d-d)", emg.name, pose.name, pose.embed_dim)
+    return GestureModel(emg, pose, vocabulary)

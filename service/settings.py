@@ -68,8 +68,13 @@ class ServiceSettings(BaseSettings):
     max_batch: int = Field(256, ge=1, description="Largest batch handed to an encoder in one call.")
     parity_atol: float = Field(1e-4, gt=0, description="Largest |torch - onnx| accepted when exporting at start.")
 
+    gesture_model: Literal["bundled", "off"] = Field(
+        "bundled",
+        description="Without gesture_emg_model: 'bundled' serves the bundled CPEP Myo model (8 sEMG channels at "
+        "200 Hz) for zero-shot gesture labels; 'off' serves no gesture model (gesture routes answer 503).",
+    )
     gesture_emg_model: Path | None = Field(
-        None, description="EMG side of the gesture model (CPEP checkpoint or export); unset: no gesture labels."
+        None, description="EMG side of a gesture model (CPEP checkpoint or export); overrides gesture_model."
     )
     gesture_pose_model: Path | None = Field(None, description="Pose side of the gesture model, given to the factory.")
     gesture_pose_factory: str | None = Field(
@@ -77,8 +82,10 @@ class ServiceSettings(BaseSettings):
         description="'module:callable' returning a biosig.zeroshot PoseEncoder; called with gesture_pose_model "
         "(or no argument when that is unset).",
     )
-    gesture_vocabulary: Literal["builtin", "myo"] = Field(
-        "builtin", description="Each tenant's starting vocabulary: every built-in gesture, or the 8 Myo classes."
+    gesture_vocabulary: Literal["model", "builtin", "myo"] = Field(
+        "model",
+        description="Each tenant's starting vocabulary: the gestures the CPEP model was trained to name (model; "
+        "every built-in gesture for a model that records none), every built-in gesture, or the 8 Myo classes.",
     )
     gesture_mode: Literal["knn", "prototype"] = "knn"
     gesture_k: int = Field(10, ge=1)

@@ -54,3 +54,16 @@ def test_physionet_notebook_runs():
     execute_notebook(
         REPO_ROOT / "notebooks" / "01_physionet.ipynb", {"BIOSIG_NOTEBOOK_QUICK": "1", "MPLBACKEND": "Agg"}
     )
+
+
+@pytest.mark.slow
+def test_emg2pose_notebook_runs():
+    """Synthetic data and the bundled CPEP model only: runs wherever the package is installed."""
+    execute_notebook(REPO_ROOT / "notebooks" / "02_emg2pose.ipynb", {"MPLBACKEND": "Agg"})
+
+
+@pytest.mark.slow
+def test_service_client_notebook_runs():
+    """Starts its own ``biosig serve`` (no BIOSIG_SERVICE_URL) and talks to it over REST and WebSocket."""
+    env = {"MPLBACKEND": "Agg", "BIOSIG_SERVICE_URL": "", "BIOSIG_API_KEY": ""}
+    execute_notebook(REPO_ROOT / "notebooks" / "03_service_client.ipynb", env)

@@ -25,7 +25,17 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def served_models(model_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelRegistry:
-    settings = ServiceSettings(data_dir=tmp_path_factory.mktemp("models-data"), cache_dir=model_cache)
+    """The embedding encoder alone (``gesture_model="off"``): the service without gesture labels."""
+    settings = ServiceSettings(
+        data_dir=tmp_path_factory.mktemp("models-data"), cache_dir=model_cache, gesture_model="off"
+    )
+    return load_models(settings)
+
+
+@pytest.fixture(scope="session")
+def bundled_models(model_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> ModelRegistry:
+    """What ``biosig serve`` loads with default settings: the embedding encoder and the bundled CPEP Myo model."""
+    settings = ServiceSettings(data_dir=tmp_path_factory.mktemp("bundled-data"), cache_dir=model_cache)
     return load_models(settings)
 
 
