@@ -27,16 +27,13 @@ import math
 import os
 import socket
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-import numpy as np
-
-from firmware_bridge.base import Bridge, Chunk
+from firmware_bridge.base import Bridge
 from firmware_bridge.errors import EndOfStream, UplinkError
+from firmware_bridge.labels import LabelTrack
 from firmware_bridge.registry import SOURCES, make_bridge
 
 logger = logging.getLogger(__name__)
@@ -140,32 +137,6 @@ def bridge_from_args(args: argparse.Namespace) -> Bridge:
                        sfreq=args.sfreq, n_channels=args.channels, scale=args.scale)  # fmt: skip
 
 
-class LabelTrack:
-    """True labels of the recent samples, to print next to the live results (thread-safe)."""
-
-    def __init__(self, names: Mapping[int, str], keep_s: float, sfreq: float) -> None:
-        self.names = dict(names)
-        self.keep = int(keep_s * sfreq)
-        self._parts: deque[tuple[int, np.ndarray]] = deque()
-        self._lock = threading.Lock()
-
-    def add(self, chunk: Chunk) -> None:
-        if chunk.labels is None:
-            return
-        with self._lock:
-            self._parts.append((chunk.first_sample, chunk.labels))
-            while self._parts and self._parts[-1][0] - self._parts[0][0] > self.keep:
-                self._parts.popleft()
-
-    def at(self, sample: int) -> str | None:
-        with self._lock:
-            for first, labels in reversed(self._parts):
-                if first <= sample < first + len(labels):
-                    value = int(labels[sample - first])
-                    return self.names.get(value, "unlabelled" if value < 0 else str(value))
-        return None
-
-
 def _open_results(path: str | None) -> TextIO | None:
     if path is None:
         return None
@@ -191,7 +162,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
             print(f"biosig bridge: {args.source} {info.n_channels} ch @ {info.sfreq:g} Hz "
                   f"({bridge.wire.dtype} x {bridge.wire.scale:g}) -> {args.to or 'local (no --to)'}",
                   file=sys.stderr)  # fmt: skip
-            track = LabelTrack(bridge.label_names, 30.0, info.sfreq) if bridge.label_names else None
+            track = LabelTrack(bridge.label_names, int(30 * info.sfreq)) if bridge.label_names else None
             last: dict[str, Any] = {}
             if args.to:
                 from firmware_bridge.uplink import Uplink

@@ -28,15 +28,16 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
-from firmware_bridge.base import Bridge, Chunk
+from firmware_bridge.base import Bridge
 from firmware_bridge.errors import EndOfStream, UplinkError
+from firmware_bridge.labels import LabelTrack
 
 __all__ = ["add_parser", "cmd_demo"]
 
@@ -174,40 +175,6 @@ def _gesture_names(label_names: Mapping[int, str]) -> dict[int, str]:
     return {k: v.replace(" ", "_") for k, v in label_names.items()}
 
 
-class TruthTrack:
-    """Recent per-sample true labels; the majority label of a window when it covers enough of it."""
-
-    def __init__(self, names: Mapping[int, str], keep_samples: int) -> None:
-        self.names = _gesture_names(names)
-        self.keep = keep_samples
-        self._parts: deque[tuple[int, np.ndarray]] = deque()
-        self._lock = threading.Lock()
-
-    def add(self, chunk: Chunk) -> None:
-        if chunk.labels is None:
-            return
-        with self._lock:
-            self._parts.append((chunk.first_sample, np.asarray(chunk.labels)))
-            while self._parts and self._parts[-1][0] - self._parts[0][0] > self.keep:
-                self._parts.popleft()
-
-    def window(self, start: int, stop: int) -> str | None:
-        """The true gesture of samples ``[start, stop)``, or None (unknown, or a transition)."""
-        with self._lock:
-            parts = [(f, lab) for f, lab in self._parts if f < stop and f + len(lab) > start]
-        if not parts:
-            return None
-        labels = np.concatenate([lab[max(0, start - f) : stop - f] for f, lab in parts])
-        labels = labels[labels >= 0]
-        if len(labels) < _MIN_LABEL_FRACTION * (stop - start):
-            return None
-        values, counts = np.unique(labels, return_counts=True)
-        best = int(np.argmax(counts))
-        if counts[best] < _MIN_LABEL_FRACTION * (stop - start):
-            return None
-        return self.names.get(int(values[best]), str(int(values[best])))
-
-
 class Score:
     """Running accuracy and balanced accuracy of live labels against true ones."""
 
@@ -285,14 +252,16 @@ def _stream(args: argparse.Namespace, service: ServiceProcess, key: str, out: Te
     last_print = [-1e9]
     with bridge:
         info = bridge.info
-        truth = TruthTrack(bridge.label_names, int(60 * info.sfreq)) if bridge.label_names else None
+        truth = LabelTrack(_gesture_names(bridge.label_names), int(60 * info.sfreq)) if bridge.label_names else None
         source = args.path or (
             "bundled Myo session 12345-1" if args.source == "replay" else f"synthetic {args.profile}"
         )
         print(f"demo: streaming {source}: {info.n_channels} ch @ {info.sfreq:g} Hz, speed x{args.speed:g}", file=out)
 
         def on_result(result: Any) -> None:
-            true = truth.window(result.start_sample, result.end_sample) if truth is not None else None
+            true = (
+                truth.window(result.start_sample, result.end_sample, _MIN_LABEL_FRACTION) if truth is not None else None
+            )
             with lock:
                 ok = score.add(result.label, true)
                 if results_out is not None:
