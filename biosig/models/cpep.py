@@ -211,7 +211,9 @@ class PoseEncoderConfig:
     ``n_frames`` frames at ``frame_rate`` Hz. ``patch_frames`` frames (all DOFs) form one token. Transformer:
     ``d_model`` wide, ``depth`` blocks of ``heads`` heads with MLP width ``mlp_dim`` and ``dropout``; ``pooling``
     ``'cls'`` (the paper's) or ``'mean'``. Pretraining: ``mask_ratio`` of the patches hidden, a decoder
-    ``decoder_dim`` wide and ``decoder_depth`` blocks deep reconstructs their angles.
+    ``decoder_dim`` wide and ``decoder_depth`` blocks deep reconstructs their angles. ``standardize``: training
+    sets a per-DOF standardisation from its poses, each std floored at ``std_floor`` radians (see
+    :class:`PoseEncoder`); off, the encoder reads radians as they are.
     """
 
     n_dof: int = N_HAND_JOINTS
@@ -227,8 +229,12 @@ class PoseEncoderConfig:
     mask_ratio: float = 0.5
     decoder_dim: int = 64
     decoder_depth: int = 1
+    standardize: bool = True
+    std_floor: float = 0.1
 
     def __post_init__(self) -> None:
+        if isinstance(self.std_floor, bool) or not isinstance(self.std_floor, (int, float)) or not self.std_floor > 0:
+            raise ValueError(f"std_floor must be a positive number of radians, got {self.std_floor!r}")
         for name in ("n_dof", "n_frames", "patch_frames"):
             _positive_int(name, getattr(self, name))
         _check_rate("frame_rate", self.frame_rate)
@@ -269,12 +275,14 @@ class PoseEncoder(_CLSTransformer):
         self.patch_embed = nn.Sequential(nn.Linear(width, config.d_model), nn.LayerNorm(config.d_model))
         self._build(config.n_patches, width)
 
-    def set_normalization(self, mean: Tensor, std: Tensor, min_std: float = 0.1) -> None:
+    def set_normalization(self, mean: Tensor, std: Tensor, min_std: float | None = None) -> None:
         """Standardise each DOF by ``mean`` and ``std`` ``(n_dof,)`` radians.
 
-        ``std`` is floored at ``min_std`` (0.1 rad): joints that barely move in the training poses (finger
-        abduction, std 0.03-0.07 rad) would otherwise turn sub-degree jitter into inputs of several units.
+        ``std`` is floored at ``min_std`` (default ``config.std_floor``): joints that barely move in the training
+        poses (finger abduction, std 0.03-0.07 rad) would otherwise turn sub-degree jitter into inputs of
+        several units.
         """
+        min_std = self.config.std_floor if min_std is None else min_std
         mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
         n = self.config.n_dof
         if mean.shape != (n,) or std.shape != (n,) or not (torch.isfinite(mean).all() and torch.isfinite(std).all()):

@@ -243,3 +243,14 @@ def test_pose_standardisation_is_per_dof_and_saved_with_the_weights(tmp_path):
     assert torch.equal(loaded.pose_mean, model.pose_mean) and torch.equal(loaded(x), model(x))
     with pytest.raises(ValueError, match=r"mean and std must be finite \(23,\) tensors, got \(22,\), \(23,\)"):
         model.set_normalization(torch.zeros(22), torch.ones(23))
+
+
+def test_pose_std_floor_comes_from_the_config_and_is_validated():
+    from biosig.models.cpep import PoseEncoder, PoseEncoderConfig
+
+    model = PoseEncoder(PoseEncoderConfig(decoder_dim=16, std_floor=0.25))
+    model.set_normalization(torch.zeros(23), torch.full((23,), 0.05))
+    assert torch.allclose(model.pose_std, torch.full((23,), 0.25))
+    for bad in (0, -0.1, True, "0.1"):
+        with pytest.raises(ValueError, match="std_floor must be a positive number of radians"):
+            PoseEncoderConfig(std_floor=bad)
