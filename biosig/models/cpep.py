@@ -211,7 +211,9 @@ class PoseEncoderConfig:
     ``n_frames`` frames at ``frame_rate`` Hz. ``patch_frames`` frames (all DOFs) form one token. Transformer:
     ``d_model`` wide, ``depth`` blocks of ``heads`` heads with MLP width ``mlp_dim`` and ``dropout``; ``pooling``
     ``'cls'`` (the paper's) or ``'mean'``. Pretraining: ``mask_ratio`` of the patches hidden, a decoder
-    ``decoder_dim`` wide and ``decoder_depth`` blocks deep reconstructs their angles.
+    ``decoder_dim`` wide and ``decoder_depth`` blocks deep reconstructs their angles. ``standardize``: training
+    sets a per-DOF standardisation from its poses, each std floored at ``std_floor`` radians (see
+    :class:`PoseEncoder`); off, the encoder reads radians as they are.
     """
 
     n_dof: int = N_HAND_JOINTS
@@ -227,8 +229,12 @@ class PoseEncoderConfig:
     mask_ratio: float = 0.5
     decoder_dim: int = 64
     decoder_depth: int = 1
+    standardize: bool = True
+    std_floor: float = 0.1
 
     def __post_init__(self) -> None:
+        if isinstance(self.std_floor, bool) or not isinstance(self.std_floor, (int, float)) or not self.std_floor > 0:
+            raise ValueError(f"std_floor must be a positive number of radians, got {self.std_floor!r}")
         for name in ("n_dof", "n_frames", "patch_frames"):
             _positive_int(name, getattr(self, name))
         _check_rate("frame_rate", self.frame_rate)
@@ -248,7 +254,15 @@ class PoseEncoderConfig:
 
 
 class PoseEncoder(_CLSTransformer):
-    """Pose windows ``(b, n_dof, n_frames)`` radians -> ``(b, d_model)`` embeddings (see the module docstring)."""
+    """Pose windows ``(b, n_dof, n_frames)`` radians -> ``(b, d_model)`` embeddings (see the module docstring).
+
+    **Per-DOF standardisation.** Joint angles enter as ``(angle - pose_mean) / pose_std`` per DOF, with both
+    ``(n_dof,)`` buffers set from the training poses by :meth:`set_normalization` (identity until then) and saved
+    with the weights. The wrist's deviation range (0.3-0.45 rad) is a fraction of a finger's flexion range (up to
+    1.9 rad), so on raw radians the masked-reconstruction loss, and with it the embedding, is dominated by the
+    fingers: rest, radial and ulnar deviation embedded at cosine 0.98-0.99 of each other. The reconstruction
+    target is the standardised angles too, so every DOF weighs alike.
+    """
 
     def __init__(self, config: PoseEncoderConfig) -> None:
         super().__init__()
@@ -256,8 +270,26 @@ class PoseEncoder(_CLSTransformer):
             raise TypeError(f"config must be a PoseEncoderConfig, got {type(config).__name__}")
         self.config = config
         width = config.n_dof * config.patch_frames
+        self.register_buffer("pose_mean", torch.zeros(config.n_dof))
+        self.register_buffer("pose_std", torch.ones(config.n_dof))
         self.patch_embed = nn.Sequential(nn.Linear(width, config.d_model), nn.LayerNorm(config.d_model))
         self._build(config.n_patches, width)
+
+    def set_normalization(self, mean: Tensor, std: Tensor, min_std: float | None = None) -> None:
+        """Standardise each DOF by ``mean`` and ``std`` ``(n_dof,)`` radians.
+
+        ``std`` is floored at ``min_std`` (default ``config.std_floor``): joints that barely move in the training
+        poses (finger abduction, std 0.03-0.07 rad) would otherwise turn sub-degree jitter into inputs of
+        several units.
+        """
+        min_std = self.config.std_floor if min_std is None else min_std
+        mean, std = torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(std, dtype=torch.float32)
+        n = self.config.n_dof
+        if mean.shape != (n,) or std.shape != (n,) or not (torch.isfinite(mean).all() and torch.isfinite(std).all()):
+            raise ValueError(f"mean and std must be finite ({n},) tensors, got {tuple(mean.shape)}, {tuple(std.shape)}")
+        with torch.no_grad():
+            self.pose_mean.copy_(mean)
+            self.pose_std.copy_(std.clamp_min(min_std))
 
     def check_input(self, x: Tensor) -> None:
         cfg = self.config
@@ -273,6 +305,7 @@ class PoseEncoder(_CLSTransformer):
             )
 
     def _patches(self, x: Tensor) -> Tensor:
+        x = (x - self.pose_mean[:, None]) / self.pose_std[:, None]  # (b, j, f) standardised
         b, j, f = x.shape
         p = self.config.patch_frames
         return x.reshape(b, j, f // p, p).permute(0, 2, 1, 3).reshape(b, f // p, j * p)  # (b, n, j*p)
@@ -281,7 +314,7 @@ class PoseEncoder(_CLSTransformer):
         return self.patch_embed(self._patches(x))  # (b, n, d)
 
     def targets(self, x: Tensor) -> Tensor:
-        return self._patches(x)  # (b, n, j*p): the masked patches' angles, radians
+        return self._patches(x)  # (b, n, j*p): the masked patches' standardised angles
 
 
 def pose_spec_dict(config: Any) -> dict[str, Any]:

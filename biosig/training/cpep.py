@@ -487,6 +487,11 @@ def train_cpep(
                 loss, _ = pose_model.pretrain_loss(torch.from_numpy(windows.pose(index)), gen)
                 return loss, {}
 
+            if pose_model.config.standardize:  # per-DOF statistics of the training poses (valid frames only)
+                frames = np.concatenate([s.pose[:, s.valid] for s in windows.sessions], axis=1)  # (23, n_frames)
+                pose_model.set_normalization(
+                    torch.from_numpy(frames.mean(axis=1)), torch.from_numpy(frames.std(axis=1))
+                )
             stage = _Stage("pose_mae", out / "pose_mae", pose_model, [{"params": list(pose_model.parameters())}],
                            pose_batch, len(windows), config.pose_mae, config.run)  # fmt: skip
             result = stage.fit(seed, plain, stop, resume, on_step)
@@ -549,6 +554,7 @@ def train_cpep(
 
         # -- stage 2: contrastive alignment -----------------------------------------------------------------------
         head = config.cpep
+        torch.manual_seed(seed)  # the head's initial weights do not depend on whether stage 1 ran or was loaded
         model = CPEP(
             CPEPConfig(
                 emg_arch=config.emg.name,

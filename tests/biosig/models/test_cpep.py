@@ -223,3 +223,34 @@ def test_checkpoint_round_trip_rebuilds_the_aligned_model(tmp_path):
     assert meta["extra"]["pose_spec"]["joints"][-1] == "WRIST_PS"
     spec = pose_signal_spec(model.pose_config)
     assert spec.ch_types == ("pose",) * 23 and spec.units[0] == "rad" and spec.sfreq == 50.0
+
+
+def test_pose_standardisation_is_per_dof_and_saved_with_the_weights(tmp_path):
+    model = _pose().eval()
+    x = torch.randn(2, 23, 50)
+    before = model(x)
+    mean, std = torch.linspace(-0.2, 0.2, 23), torch.full((23,), 0.3)
+    std[0] = 0.01  # floored at 0.1 rad
+    model.set_normalization(mean, std)
+    assert model.pose_std[0] == pytest.approx(0.1) and model.pose_std[1] == pytest.approx(0.3)
+    patches = model.targets(x)  # the standardised angles
+    assert torch.allclose(patches[0, 0, :5], (x[0, 0, :5] - mean[0]) / 0.1)
+    assert not torch.allclose(model(x), before)
+    path = save_checkpoint(tmp_path / "pose.pt", model, arch="cpep_pose", config=model.config,
+                           signal_spec=pose_signal_spec(model.config),
+                           training=dict(data=None, command="test", seed=0, metrics=None))  # fmt: skip
+    loaded, _ = load_checkpoint(path)
+    assert torch.equal(loaded.pose_mean, model.pose_mean) and torch.equal(loaded(x), model(x))
+    with pytest.raises(ValueError, match=r"mean and std must be finite \(23,\) tensors, got \(22,\), \(23,\)"):
+        model.set_normalization(torch.zeros(22), torch.ones(23))
+
+
+def test_pose_std_floor_comes_from_the_config_and_is_validated():
+    from biosig.models.cpep import PoseEncoder, PoseEncoderConfig
+
+    model = PoseEncoder(PoseEncoderConfig(decoder_dim=16, std_floor=0.25))
+    model.set_normalization(torch.zeros(23), torch.full((23,), 0.05))
+    assert torch.allclose(model.pose_std, torch.full((23,), 0.25))
+    for bad in (0, -0.1, True, "0.1"):
+        with pytest.raises(ValueError, match="std_floor must be a positive number of radians"):
+            PoseEncoderConfig(std_floor=bad)

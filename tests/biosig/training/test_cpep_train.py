@@ -53,6 +53,9 @@ def test_aligned_checkpoint_describes_both_sides(full_run, cpep_corpus):
     pose, _ = load_checkpoint(full_run.out_dir / "pose_mae" / "model.pt")
     for name, value in pose.state_dict().items():
         assert torch.equal(model.pose_encoder.state_dict()[name], value), name
+    # Joint angles are standardised per DOF by the training poses' statistics (floored at 0.1 rad).
+    assert float(model.pose_encoder.pose_std.min()) >= 0.1 and float(model.pose_encoder.pose_std.max()) > 0.2
+    assert 0.1 < float(model.pose_encoder.pose_mean[6]) < 1.0  # INDEX_PIP_FE, flexed at rest
     emg, _ = load_checkpoint(full_run.out_dir / "emg_mae" / "model.pt")
     assert not torch.equal(model.emg_encoder.raw_embed.weight, emg.raw_embed.weight)  # the EMG side trained
 
