@@ -295,3 +295,17 @@ def test_energy_alignment_undoes_a_participants_band_rotation() -> None:
 def test_energy_alignment_needs_a_group_per_row() -> None:
     with pytest.raises(ValueError, match=r"groups must have one entry per feature row \(2\), got 1"):
         align_by_energy(np.zeros((2, 16)), 8, np.array(["a"]))
+
+
+def test_mean_pooling_is_derived_from_the_channel_pooling_pass() -> None:
+    """With both poolings wanted the encoder runs once; the derived mean equals the encoder's own embedding."""
+    from biosig.evaluation.benchmark import _cached_embedding, random_encoder
+
+    enc = random_encoder("biofame_tiny", sfreq=200.0)
+    x, _ = separable(12, 0)
+    factors = np.ones(3, dtype=np.float32)
+    cache: dict = {}
+    z = _cached_embedding(enc, 0, x, factors, "mean", cache, 256, "cpu", channels_too=True)
+    assert len(cache) == 2  # the channel pooling, and the mean derived from it
+    np.testing.assert_allclose(z, embed(enc.instance(0), x), atol=1e-5)
+    assert _cached_embedding(enc, 0, x, factors, "mean", cache, 256, "cpu") is z  # cached
