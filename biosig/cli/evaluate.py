@@ -53,6 +53,14 @@ def _add_modality(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--model", help="registered model name for a random-init control (needs --random-init)")
     g.add_argument("--random-init", action="store_true", help="evaluate --model with random weights (control)")
     g.add_argument("--model-sfreq", type=float, default=100.0, help="rate (Hz) of the random-init model's input")
+    g.add_argument(
+        "--input-scale",
+        nargs="*",
+        default=[],
+        metavar="TYPE=FACTOR",
+        help="multiply channels of TYPE by FACTOR before a checkpoint's encoder (overrides its scaling for TYPE), "
+        "e.g. for a unit the checkpoint's scaling lacks",
+    )
     g = p.add_argument_group("tasks and data")
     g.add_argument("--task", nargs="+", choices=MODALITY_TASK_CHOICES, help="tasks (default: all whose data exist)")
     g.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="evaluation seeds (default 0 1 2)")
@@ -253,8 +261,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     scale = parse_input_scale(args.input_scale)
     specs = [parse_checkpoint_spec(spec) for spec in args.checkpoint]
     encoders = [checkpoint_encoder(path, scale or None, tasks=tasks) for path, tasks in specs]
-    if args.model:
-        encoders.append(random_encoder(args.model, args.model_sfreq, scale or None))
+    if args.model:  # scaled by robust scales estimated on each task (--input-scale is for checkpoints)
+        encoders.append(random_encoder(args.model, args.model_sfreq))
     wants_finetune = args.eval_command == "finetune" or getattr(args, "finetune", False)
     if args.eval_command == "finetune" and not encoders:
         raise ValueError("biosig eval finetune needs --checkpoint or --model NAME --random-init")
@@ -300,6 +308,7 @@ def cmd_modality(args: argparse.Namespace) -> int:
     from biosig.datasets.catalog import find_data_dir
     from biosig.evaluation.benchmark import checkpoint_encoder, random_encoder
     from biosig.evaluation.modality import load_modality_tasks, run_modality_benchmark
+    from biosig.evaluation.probe import parse_input_scale
     from biosig.evaluation.table import ResultsTable
 
     if args.model and not args.random_init:
@@ -314,8 +323,9 @@ def cmd_modality(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--synthetic-per-class must be >= 2 (folds hold out whole recordings), got {args.synthetic_per_class}"
         )
-    encoders = [checkpoint_encoder(path) for path in args.checkpoint]
-    if args.model:
+    scale = parse_input_scale(args.input_scale)
+    encoders = [checkpoint_encoder(path, scale or None) for path in args.checkpoint]
+    if args.model:  # scaled by robust scales estimated on each task (--input-scale is for checkpoints)
         encoders.append(random_encoder(args.model, args.model_sfreq))
     data_dir = find_data_dir(args.data_dir)
     names = list(args.task) if args.task else list(MODALITY_TASK_CHOICES)

@@ -99,3 +99,22 @@ def test_eval_modality_cli_errors(capsys: pytest.CaptureFixture) -> None:
     argv = ["eval", "modality", "--model", "biofame_tiny", "--random-init", "--synthetic-per-class", "1"]
     assert main(argv) == 1
     assert "--synthetic-per-class must be >= 2" in capsys.readouterr().err
+
+
+def test_eval_modality_checkpoint_scaling_and_input_scale_override(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A checkpoint whose scaling lacks a task's unit fails before any embedding; --input-scale fills the gap."""
+    from tests.biosig.evaluation._tiny import make_tiny_checkpoint
+
+    scales = {"ecg": {"V": 1e-4}, "ppg": {"a.u.": 0.2}, "resp": {"a.u.": 0.2}, "eda": {"a.u.": 0.7}}
+    ckpt = make_tiny_checkpoint(tmp_path / "mm.pt", sfreq=100.0, input_scaling={"method": "robust", "scales": scales})
+    argv = ["eval", "modality", "--checkpoint", str(ckpt), "--task", "synthetic-physio", "--synthetic-per-class", "4"]
+    argv += ["--seeds", "0", "--probe-c", "0.1"]
+    assert main(argv) == 1
+    assert "no scale for a 'eda' channel in 'S' (it knows ecg in V, ppg in a.u., resp in a.u., eda in a.u.)" in (
+        capsys.readouterr().err
+    )
+    assert main([*argv, "--input-scale", "eda=1.3e6"]) == 0
+    md = capsys.readouterr().out
+    assert "| synthetic-physio: ecg -> ppg at test | 50.0 |" in md and "multiply by eda: 1.3e+06" in md
