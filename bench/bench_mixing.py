@@ -14,10 +14,11 @@ so they differ only in how tokens are mixed:
 
 For each length (batch 1, ``n`` tokens, 256 to 16k by default) and mode (``infer``: forward under no_grad in eval
 mode; ``train``: forward + backward), every measurement runs in a fresh subprocess: the time is the best of
-``--repeat`` calls (more for short calls: until 0.5 s have passed) after a warm-up, and the peak memory is the growth of the process's peak resident set
+``--repeat`` calls (more for short calls: until 1 s has passed; measurements under 0.5 s are retaken in a second
+pass in reverse order and the better kept) after a warm-up, and the peak memory is the growth of the process's peak resident set
 (``ru_maxrss``) over a warm-up at 64 tokens, i.e. what the call really touched (activations, the attention matrix,
 workspace), not an estimate. A configuration whose n x n attention matrices alone would pass ``--max-gb`` is
-skipped and says so. The scaling exponent is the slope of log(time) against log(n) over the last four lengths.
+skipped and says so. The scaling exponent is the slope of log(time) against log(n) from 1024 tokens on.
 
 Usage::
 
@@ -40,7 +41,10 @@ WIDTH, FFN, HEADS = 64, 128, 4
 #: Token rate (tokens/s) the anchored filter places its bins at: Myo at 200 Hz with patches of 20 samples.
 TOKEN_RATE = 10.0
 #: A measurement repeats its call at least ``--repeat`` times and until this much time has been spent.
-MIN_SECONDS = 0.5
+MIN_SECONDS = 1.0
+#: Measurements faster than this are taken twice, in separate passes (the second in reverse order), and the
+#: better one is kept: on a shared machine a short measurement can land on a busy second.
+RETAKE_MS = 500.0
 
 
 def build(block: str):  # -> (module, call)
@@ -122,8 +126,8 @@ def measure(block: str, mode: str, n: int, repeat: int, threads: int) -> dict:
 
 
 def slope(rows: list[dict]) -> float | None:
-    """Least-squares slope of log(time) vs log(n) over the last four measured lengths."""
-    pts = [(math.log(r["n"]), math.log(r["best_ms"])) for r in rows if r.get("best_ms")][-4:]
+    """Least-squares slope of log(time) vs log(n) over the measured lengths from 1024 tokens on."""
+    pts = [(math.log(r["n"]), math.log(r["best_ms"])) for r in rows if r.get("best_ms") and r["n"] >= 1024]
     if len(pts) < 2:
         return None
     mx = sum(p[0] for p in pts) / len(pts)
@@ -146,7 +150,7 @@ def table(results: dict, lengths: list[int], mode: str) -> str:
     for b in BLOCKS:
         s = slope([results[(b, mode, n)] for n in lengths])
         exps.append(f"{b} {s:.2f}" if s is not None else f"{b} -")
-    lines += ["", f"time ~ n^k over the last four lengths: {', '.join(exps)}"]
+    lines += ["", f"time ~ n^k from 1024 tokens on: {', '.join(exps)}"]
     return "\n".join(lines)
 
 
@@ -180,6 +184,16 @@ def main() -> None:
                 row = measure(block, mode, n, args.repeat, args.threads)
                 results[(block, mode, n)] = row
                 print(f"{mode:5s} n={n:6d} {block:15s} {row['best_ms']:10.2f} ms {row['peak_mb']:9.1f} MB", flush=True)
+    retake = [k for k, r in results.items() if r.get("best_ms", float("inf")) < RETAKE_MS]
+    for block, mode, n in reversed(retake):
+        row = measure(block, mode, n, args.repeat, args.threads)
+        old = results[(block, mode, n)]
+        if row["best_ms"] < old["best_ms"]:
+            row["peak_mb"] = max(row["peak_mb"], old["peak_mb"])
+            results[(block, mode, n)] = row
+        print(
+            f"{mode:5s} n={n:6d} {block:15s} retaken {row['best_ms']:10.2f} ms (first {old['best_ms']:.2f})", flush=True
+        )
     text = "\n\n".join(table(results, args.lengths, mode) for mode in args.modes)
     print()
     print(text)
