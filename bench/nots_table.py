@@ -8,6 +8,8 @@ the same synthetic series and evaluated by frozen-feature regression (biosig.pre
 * ``mae``         masked autoencoding on the same tokenizer/Transformer/decoder (243,025)
 * ``next_period`` next-period prediction on the same modules (242,961)
 * ``biofame``     the library's bioFAME (pool filter) at D=84, patch 8, shared decoder (239,342)
+* ``biofame_anchored``  the same bioFAME with the frequency-anchored filter (16 anchors; 244,718): the released
+  flat filter against the frequency-varying one on the same data, budget and probe
 * ``random``      NoTS-lw with random weights, not pretrained (control: what the head gets from the architecture)
 
 plus the classical increment-variance Hurst estimator (linearly calibrated on the training split) as a reference
@@ -20,7 +22,7 @@ Default scale (12.5 min in the recorded run, up to ~35 min on 2 busy CPU cores; 
 Usage::
 
     .venv/bin/python bench/nots_table.py [--quick] [--seeds 0 1 2] [--n-series 1500] [--n-times 256]
-        [--steps 250] [--methods nots mae next_period biofame random] [--out bench/results/nots_table]
+        [--steps 250] [--methods nots mae next_period biofame biofame_anchored random] [--out bench/results/nots_table]
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from biosig.synth.series import RegressionData, estimate_hurst, make_regression_
 
 log = logging.getLogger("nots_table")
 
-METHODS = ("nots", "mae", "next_period", "biofame", "random")
+METHODS = ("nots", "mae", "next_period", "biofame", "biofame_anchored", "random")
 COLUMNS = (("fbm", "hurst"), ("fbm", "ssc"), ("fbm", "wamp"), ("sinusoid", "ssc"), ("sinusoid", "wamp"))
 COLUMNS = (*COLUMNS, ("sinusoid", "band_power"))
 HEADERS = ("H (fBm)", "SSC fBm", "WAMP fBm", "SSC sin", "WAMP sin", "band power")
@@ -53,6 +55,7 @@ LABELS = {
     "mae": "MAE",
     "next_period": "Next-period",
     "biofame": "bioFAME (FAMAE)",
+    "biofame_anchored": "bioFAME, anchored filter",
     "random": "random init (no pretraining)",
 }
 #: NoTS paper, Table 1 (error x100, mean of 3 runs), same column order.
@@ -74,10 +77,11 @@ def build(method: str, n_tokens: int) -> nn.Module:
         return MaskedAutoencoder(cfg)
     if method == "next_period":
         return NextPeriodPredictor(cfg)
-    if method == "biofame":
+    if method in ("biofame", "biofame_anchored"):
         # Same token grid as NoTS (8 samples per token), dropout 0 like the others, ~240k weights.
         return create_model(
             "biofame_tiny",
+            filter_mode="pool" if method == "biofame" else "anchored",
             patch_len=8,
             d_model=84,
             fa_depth=4,

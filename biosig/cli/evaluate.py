@@ -3,8 +3,12 @@
 ``biosig eval table --checkpoint CKPT`` writes the whole table (classical baselines, linear probe, optionally
 fine-tuning with ``--finetune``); ``probe`` and ``finetune`` run only that learned method next to the baselines.
 Without ``--checkpoint`` only the baselines run, plus a random-init control with ``--model NAME --random-init``.
-See ``docs/evaluation.md``. ``biosig eval zeroshot`` scores CPEP checkpoints (probes, zero-shot, few-shot) on the
-synthetic corpus or the Myo data with their baselines (``docs/cpep.md``).
+
+Several checkpoints go into one table: ``--checkpoint A.pt B.pt``, each optionally limited to some tasks with
+``TASKS=PATH`` (``myo`` = both Myo tasks; e.g. ``--checkpoint myo=biofame.pt myo=nots.pt eegmat=eeg.pt``), so an
+EMG checkpoint and an EEG checkpoint sit in the same table. See ``docs/evaluation.md``.
+``biosig eval zeroshot`` scores CPEP checkpoints (probes, zero-shot, few-shot) on the synthetic corpus or
+the Myo data with their baselines (``docs/cpep.md``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 TASK_CHOICES = ("myo-cross-participant", "myo-cross-session", "eegmat")
+#: ``biosig eval modality`` tasks (biosig.evaluation.modality.MODALITY_TASKS; repeated here so that building the
+#: parser imports no torch).
+MODALITY_TASK_CHOICES = ("eegmat-multimodal", "synthetic-physio")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -34,6 +41,40 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         _add_common(p, finetune_flag=name == "table")
         p.set_defaults(handler=cmd_eval)
     _add_zeroshot(sub)
+    _add_modality(sub)
+
+
+def _add_modality(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "modality",
+        help="linear probes under test-time modality dropout and substitution (multimodal encoders)",
+        description="Probe frozen multimodal encoders fitted on all modalities and tested with one dropped, absent "
+        "or substituted (see docs/evaluation.md).",
+    )
+    g = p.add_argument_group("encoders")
+    g.add_argument("--checkpoint", nargs="+", action="extend", default=[], metavar="PATH", help="checkpoint(s)")
+    g.add_argument("--model", help="registered model name for a random-init control (needs --random-init)")
+    g.add_argument("--random-init", action="store_true", help="evaluate --model with random weights (control)")
+    g.add_argument("--model-sfreq", type=float, default=100.0, help="rate (Hz) of the random-init model's input")
+    g.add_argument(
+        "--input-scale",
+        nargs="*",
+        default=[],
+        metavar="TYPE=FACTOR",
+        help="multiply channels of TYPE by FACTOR before a checkpoint's encoder (overrides its scaling for TYPE), "
+        "e.g. for a unit the checkpoint's scaling lacks",
+    )
+    g = p.add_argument_group("tasks and data")
+    g.add_argument("--task", nargs="+", choices=MODALITY_TASK_CHOICES, help="tasks (default: all whose data exist)")
+    g.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="evaluation seeds (default 0 1 2)")
+    g.add_argument("--data-dir", help="data directory (default: $BIOSIG_DATA, then ../shared/data)")
+    g.add_argument("--synthetic-per-class", type=int, default=12, help="simulated recordings per state (default 12)")
+    g = p.add_argument_group("fitting")
+    g.add_argument("--probe-c", type=_probe_c, default="cv", metavar="C|cv", help="probe inverse L2 strength or 'cv'")
+    g.add_argument("--batch-size", type=int, default=256, help="embedding batch size")
+    g.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--out", help="write the markdown here and the JSON beside it (.json); always printed too")
+    p.set_defaults(handler=cmd_modality)
 
 
 def _add_zeroshot(sub: argparse._SubParsersAction) -> None:
@@ -118,7 +159,15 @@ def cmd_zeroshot(args: argparse.Namespace) -> int:
 
 def _add_common(p: argparse.ArgumentParser, finetune_flag: bool) -> None:
     g = p.add_argument_group("encoders")
-    g.add_argument("--checkpoint", help="checkpoint to evaluate (omit for baselines only)")
+    g.add_argument(
+        "--checkpoint",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="[TASKS=]PATH",
+        help="checkpoint(s) to evaluate (omit for baselines only); TASKS=PATH limits one to comma-separated tasks "
+        "('myo' = both Myo tasks), e.g. myo=biofame.pt eegmat=eeg.pt",
+    )
     g.add_argument("--model", help="registered model name for a control row (needs --random-init)")
     g.add_argument("--random-init", action="store_true", help="evaluate --model with random weights (control)")
     g.add_argument("--model-sfreq", type=float, default=200.0, help="rate (Hz) of the random-init model's input")
@@ -160,14 +209,40 @@ def _add_common(p: argparse.ArgumentParser, finetune_flag: bool) -> None:
         default=["mean"],
         help="probe embedding: the encoder's mean over channels and time, and/or per-channel means concatenated",
     )
+    g.add_argument(
+        "--probe-c",
+        type=_probe_c,
+        default="cv",
+        metavar="C|cv",
+        help="linear probes' inverse L2 strength, or 'cv' (default): chosen by cross-validation over the training "
+        "participants/sessions",
+    )
+    g.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="cross-participant: add rows with features and embeddings z-scored per participant (no labels)",
+    )
     g.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--out", help="write the markdown here and the JSON beside it (.json); always printed too")
+
+
+def _probe_c(text: str) -> float | str:
+    if text == "cv":
+        return "cv"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'cv', got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number or 'cv', got {text!r}")
+    return value
 
 
 def _command_line(args: argparse.Namespace) -> str:
     """The resolved command, every option with its value, so the header reproduces the run."""
     parts = ["biosig", "eval", args.eval_command]
-    skip = {"handler", "command", "eval_command", "verbose"}
+    # ``argv`` is main()'s record of the raw command line, not an option: rendering it would repeat every option.
+    skip = {"handler", "command", "eval_command", "verbose", "argv"}
     for key, value in sorted(vars(args).items()):
         if key in skip or value is None or value is False or value == []:
             continue
@@ -179,6 +254,39 @@ def _command_line(args: argparse.Namespace) -> str:
         else:
             parts += [flag, str(value)]
     return shlex.join(parts)
+
+
+#: Task selectors of ``--checkpoint TASKS=PATH`` besides the task names themselves.
+TASK_ALIASES = {"myo": ("myo-cross-participant", "myo-cross-session")}
+
+
+def parse_checkpoint_spec(spec: str) -> tuple[str, tuple[str, ...] | None]:
+    """``"PATH"`` -> ``(PATH, None)`` (every task); ``"myo,eegmat=PATH"`` -> ``(PATH, (tasks...))``.
+
+    The part before the first ``=`` is a task list only when every comma-separated item is a task name or an alias
+    (``myo``), so a path that itself holds ``=`` still works; an item that looks like a task list but names an
+    unknown task is an error listing the valid ones.
+    """
+    head, sep, tail = spec.partition("=")
+    if not sep:
+        return spec, None
+    items = [t.strip() for t in head.split(",")]
+    known = set(TASK_CHOICES) | set(TASK_ALIASES)
+    if not all(items) or not all(t in known for t in items):
+        if "/" in head or "." in head or Path(spec).exists():
+            return spec, None  # a path holding '='
+        raise ValueError(
+            f"--checkpoint {spec!r}: {head!r} is not a task list; use TASKS=PATH with TASKS from "
+            f"{', '.join([*TASK_CHOICES, *TASK_ALIASES])} (comma-separated), or a plain PATH"
+        )
+    if not tail:
+        raise ValueError(f"--checkpoint {spec!r}: no checkpoint path after '='")
+    tasks: list[str] = []
+    for item in items:
+        for task in TASK_ALIASES.get(item, (item,)):
+            if task not in tasks:
+                tasks.append(task)
+    return tail, tuple(tasks)
 
 
 def _tasks(args: argparse.Namespace, data_dir: Path | None) -> tuple[list[Any], list[str]]:
@@ -224,7 +332,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from biosig.evaluation.finetune import FinetuneConfig
     from biosig.evaluation.probe import parse_input_scale
     from biosig.evaluation.table import ResultsTable
-    from biosig.models.checkpoint import current_code_version
 
     if args.model and not args.random_init:
         raise ValueError(
@@ -235,11 +342,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f"--seeds must be distinct, got {args.seeds}")
     scale = parse_input_scale(args.input_scale)
-    encoders = []
-    if args.checkpoint:
-        encoders.append(checkpoint_encoder(args.checkpoint, scale or None))
-    if args.model:
-        encoders.append(random_encoder(args.model, args.model_sfreq, scale or None))
+    specs = [parse_checkpoint_spec(spec) for spec in args.checkpoint]
+    encoders = [checkpoint_encoder(path, scale or None, tasks=tasks) for path, tasks in specs]
+    if args.model:  # scaled by robust scales estimated on each task (--input-scale is for checkpoints)
+        encoders.append(random_encoder(args.model, args.model_sfreq))
     wants_finetune = args.eval_command == "finetune" or getattr(args, "finetune", False)
     if args.eval_command == "finetune" and not encoders:
         raise ValueError("biosig eval finetune needs --checkpoint or --model NAME --random-init")
@@ -250,6 +356,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     )
     data_dir = find_data_dir(args.data_dir)
     tasks, notes = _tasks(args, data_dir)
+    running = {t.name for t in tasks}
+    for enc in encoders:
+        if enc.tasks is not None and not running & set(enc.tasks):
+            raise ValueError(
+                f"checkpoint {enc.checkpoint} is limited to task(s) {', '.join(enc.tasks)}, none of which runs "
+                f"(running: {', '.join(sorted(running))})"
+            )
     results, run_notes = run_benchmark(
         tasks,
         args.seeds,
@@ -261,20 +374,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         device=args.device,
         allow_pretraining_overlap=args.allow_pretraining_overlap,
         poolings=args.pooling,
+        probe_c=args.probe_c,
+        calibrate=args.calibrate,
     )
-    code = current_code_version()
-    header: dict[str, Any] = {
-        "command": _command_line(args),
-        "checkpoint": str(Path(args.checkpoint).resolve()) if args.checkpoint else "none",
-        "encoders": "; ".join(f"{e.label} at {e.sfreq:g} Hz, input scaling {_scaling(e)}" for e in encoders) or "none",
-        "seeds": list(args.seeds),
-        "data_dir": str(data_dir),
-        "code": f"biosig {code['biosig']}, commit {code['git_commit']}" + (" (dirty)" if code["git_dirty"] else ""),
-        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-    if encoders and encoders[0].meta is not None:
-        training = encoders[0].meta.get("training", {})
-        header["checkpoint_training_command"] = str(training.get("command"))
+    header = _header(args, encoders, data_dir)
     table = ResultsTable(header, results, notes + run_notes)
     markdown = table.to_markdown()
     sys.stdout.write(markdown)
@@ -282,6 +385,70 @@ def cmd_eval(args: argparse.Namespace) -> int:
         md, js = table.write(args.out)
         sys.stderr.write(f"wrote {md} and {js}\n")
     return 0
+
+
+def cmd_modality(args: argparse.Namespace) -> int:
+    from biosig.datasets.catalog import find_data_dir
+    from biosig.evaluation.benchmark import checkpoint_encoder, random_encoder
+    from biosig.evaluation.modality import load_modality_tasks, run_modality_benchmark
+    from biosig.evaluation.probe import parse_input_scale
+    from biosig.evaluation.table import ResultsTable
+
+    if args.model and not args.random_init:
+        raise ValueError("--model is for a random-init control and needs --random-init")
+    if args.random_init and not args.model:
+        raise ValueError("--random-init needs --model NAME (a registered model, e.g. biofame_small)")
+    if not args.checkpoint and not args.model:
+        raise ValueError("biosig eval modality needs --checkpoint PATH [PATH ...] or --model NAME --random-init")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise ValueError(f"--seeds must be distinct, got {args.seeds}")
+    if args.synthetic_per_class < 2:
+        raise ValueError(
+            f"--synthetic-per-class must be >= 2 (folds hold out whole recordings), got {args.synthetic_per_class}"
+        )
+    scale = parse_input_scale(args.input_scale)
+    encoders = [checkpoint_encoder(path, scale or None) for path in args.checkpoint]
+    if args.model:  # scaled by robust scales estimated on each task (--input-scale is for checkpoints)
+        encoders.append(random_encoder(args.model, args.model_sfreq))
+    data_dir = find_data_dir(args.data_dir)
+    names = list(args.task) if args.task else list(MODALITY_TASK_CHOICES)
+    tasks, notes = load_modality_tasks(
+        names, data_dir, synthetic_per_class=args.synthetic_per_class, explicit=bool(args.task)
+    )
+    results, run_notes = run_modality_benchmark(
+        tasks, args.seeds, encoders, probe_c=args.probe_c, batch_size=args.batch_size, device=args.device
+    )
+    table = ResultsTable(_header(args, encoders, data_dir), results, notes + run_notes)
+    sys.stdout.write(table.to_markdown())
+    if args.out:
+        md, js = table.write(args.out)
+        sys.stderr.write(f"wrote {md} and {js}\n")
+    return 0
+
+
+def _header(args: argparse.Namespace, encoders: list[Any], data_dir: Path | None) -> dict[str, Any]:
+    from biosig.models.checkpoint import current_code_version
+
+    code = current_code_version()
+    header: dict[str, Any] = {
+        "command": _command_line(args),
+        "checkpoint": "; ".join(_checkpoint_entry(e) for e in encoders if e.checkpoint is not None) or "none",
+        "encoders": "; ".join(f"{e.label} at {e.sfreq:g} Hz, input scaling {_scaling(e)}" for e in encoders) or "none",
+        "seeds": list(args.seeds),
+        "data_dir": str(data_dir),
+        "code": f"biosig {code['biosig']}, commit {code['git_commit']}" + (" (dirty)" if code["git_dirty"] else ""),
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    trained = [e for e in encoders if e.meta is not None]
+    for enc in trained:
+        key = f"training command of {enc.label}" if len(trained) > 1 else "checkpoint_training_command"
+        header[key] = str((enc.meta.get("training") or {}).get("command"))
+    return header
+
+
+def _checkpoint_entry(encoder: Any) -> str:
+    path = str(Path(encoder.checkpoint).resolve())
+    return path if encoder.tasks is None else f"{','.join(encoder.tasks)}={path}"
 
 
 def _scaling(encoder: Any) -> str:

@@ -14,7 +14,7 @@ import sys
 #: Sub-commands: model family -> (help, bundled configs to mention). The family is the model name's prefix.
 FAMILIES = {
     "biofame": ("bioFAME masked-reconstruction pretraining", "tiny, biofame_myo, biofame_multimodal"),
-    "nots": ("NoTS autoregressive next-level pretraining over degraded signals", "nots_myo"),
+    "nots": ("NoTS autoregressive next-level pretraining over degraded signals", "nots_myo, nots_multimodal"),
 }
 
 

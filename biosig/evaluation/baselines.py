@@ -12,6 +12,10 @@
   RMS over *all* of that participant's windows (no labels) comes first (:func:`align_by_energy`), for training
   and test participants alike. This is an unsupervised calibration: it uses the unlabelled windows of a new
   participant, as a short calibration recording would. Also a separate row.
+* **TD + LDA, per-participant standardised**: every feature is z-scored within each participant, over all of that
+  participant's windows (no labels), for training and test participants alike (:func:`standardize_per_group`):
+  the unsupervised calibration that removes each participant's overall amplitude and spectral offsets. The
+  same calibration is offered to the learned embeddings (``biosig eval ... --calibrate``). Also a separate row.
 * **Band power + LR**: :func:`~biosig.evaluation.features.band_powers` (log relative, 5 bands per channel), then
   standardise + logistic regression (L2, ``C=1``, balanced class weights), as in the linear probe.
 """
@@ -29,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 __all__ = [
     "FeatureClassifier",
     "align_by_energy",
+    "standardize_per_group",
     "rotate_channel_features",
     "rotation_augment",
 ]
@@ -73,6 +78,24 @@ def align_by_energy(features: np.ndarray, n_channels: int, groups: np.ndarray, r
         rms = features[rows].reshape(len(rows), n_channels, -1)[:, :, rms_column].mean(axis=0)
         out[rows] = rotate_channel_features(features[rows], n_channels, -int(np.argmax(rms)))
     return out
+
+
+def standardize_per_group(features: np.ndarray, groups: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """``(n, f)`` features z-scored within each group (participant): mean 0, std 1 per feature and group.
+
+    Uses every row of a group and no label, like a calibration recording of a new user; a feature constant within
+    a group becomes 0 there.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    groups = np.asarray(groups)
+    if features.ndim != 2 or groups.shape != (len(features),):
+        raise ValueError(f"features must be (n, f) and groups (n,), got shapes {features.shape} and {groups.shape}")
+    out = np.empty_like(features)
+    for g in np.unique(groups):
+        rows = groups == g
+        block = features[rows]
+        out[rows] = (block - block.mean(axis=0)) / (block.std(axis=0) + eps)
+    return out.astype(np.float32)
 
 
 class FeatureClassifier:

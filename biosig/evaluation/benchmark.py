@@ -30,18 +30,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from biosig.evaluation.baselines import FeatureClassifier, align_by_energy
+from biosig.evaluation.baselines import FeatureClassifier, align_by_energy, standardize_per_group
 from biosig.evaluation.finetune import FinetuneConfig, finetune
 from biosig.evaluation.metrics import MetricSummary, aggregate, classification_metrics
 from biosig.evaluation.probe import InputScale, LinearProbe, embed, input_scale_from_meta
 from biosig.evaluation.protocols import Fold, TaskData
 
-__all__ = ["Encoder", "MethodResult", "checkpoint_encoder", "random_encoder", "run_benchmark"]
+__all__ = ["Encoder", "MethodResult", "checkpoint_encoder", "column_names", "random_encoder", "run_benchmark"]
 
 log = logging.getLogger(__name__)
 
 PARTICIPANT_KEYS = ("myo_participants", "participants")
 BASELINE_NAMES = {"td_lda": "TD + LDA", "bandpower_lr": "band power + LR"}
+#: Column titles of the learned encoders by model-name prefix.
+FAMILY_NAMES = {"biofame": "bioFAME", "nots": "NoTS"}
 
 
 @dataclass
@@ -58,10 +60,21 @@ class Encoder:
     meta: dict[str, Any] | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     estimate_scale: bool = False
+    tasks: tuple[str, ...] | None = None
 
     @property
     def random_init(self) -> bool:
         return self.model is None
+
+    @property
+    def family(self) -> str:
+        """The pretraining method, for column titles: ``bioFAME`` (``biofame_*``), ``NoTS`` (``nots_*``) or the arch."""
+        prefix = self.arch.split("_")[0]
+        return FAMILY_NAMES.get(prefix, self.arch)
+
+    def runs_on(self, task: str) -> bool:
+        """Whether this encoder is evaluated on ``task`` (every task unless limited by ``tasks``)."""
+        return self.tasks is None or task in self.tasks
 
     def instance(self, seed: int) -> nn.Module:
         """The model to use for ``seed``: the checkpoint's, or a fresh one initialised from ``seed``."""
@@ -77,16 +90,24 @@ def _patch_len(model: nn.Module) -> int:
     return int(getattr(getattr(model, "config", None), "patch_len", 1))
 
 
-def checkpoint_encoder(path: str | Path, input_scale: Mapping[str, float] | None = None) -> Encoder:
-    """The frozen encoder of a checkpoint; ``input_scale`` (``{ch_type: factor}``) overrides its recorded scaling."""
+def checkpoint_encoder(
+    path: str | Path, input_scale: Mapping[str, float] | None = None, *, tasks: Sequence[str] | None = None
+) -> Encoder:
+    """The frozen encoder of a checkpoint; ``input_scale`` (``{ch_type: factor}``) overrides its recorded scaling.
+
+    ``tasks`` limits the encoder to those task names (None: every task), e.g. an EMG checkpoint to the Myo tasks.
+    """
     from biosig.models import load_checkpoint
 
     model, meta = load_checkpoint(path)
     scale = input_scale_from_meta(meta)
     if input_scale:
         scale = dataclasses.replace(scale, factors=dict(input_scale), source=f"{scale.source}, --input-scale overrides")
+    path = Path(path)
+    # A run folder's checkpoint is always model.pt: name the folder too, so two runs stay apart in the table.
+    shown = f"{path.parent.name}/{path.name}" if path.name == "model.pt" and path.parent.name else path.name
     return Encoder(
-        label=f"{meta['arch']} ({Path(path).name})",
+        label=f"{meta['arch']} ({shown})",
         arch=str(meta["arch"]),
         sfreq=float(meta["signal_spec"].sfreq),
         patch_len=_patch_len(model),
@@ -94,6 +115,7 @@ def checkpoint_encoder(path: str | Path, input_scale: Mapping[str, float] | None
         checkpoint=Path(path),
         model=model,
         meta=meta,
+        tasks=None if tasks is None else tuple(tasks),
     )
 
 
@@ -155,6 +177,8 @@ class MethodResult:
     n_classes: int
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Position of the row's encoder on the command line (baselines -1); the table orders learned columns by it.
+    encoder_index: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,27 +280,94 @@ def _result(
     )
 
 
-def _baseline_rows(task: TaskData, seeds: Sequence[int], rotation_baseline: bool) -> list[MethodResult]:
+def _baseline_rows(
+    task: TaskData, seeds: Sequence[int], rotation_baseline: bool, probe_c: float | str = "cv", calibrate: bool = False
+) -> list[MethodResult]:
     feats = task.baseline_features()
     kind = "lda" if task.baseline == "td_lda" else "logreg"
     base = BASELINE_NAMES[task.baseline]
-    # (name, column, features, rotations)
-    variants: list[tuple[str, str, np.ndarray, int | None]] = [(base, "classical baseline", feats, None)]
+    # (name, column, features, rotations, classifier)
+    variants: list[tuple[str, str, np.ndarray, int | None, str]] = [(base, "classical baseline", feats, None, kind)]
     if rotation_baseline and task.kind == "cross_participant":
         n_ch = task.n_channels
-        variants.append((f"{base}, rotation-augmented ({n_ch} shifts)", "baseline, rotation-aug.", feats, n_ch))
+        variants.append((f"{base}, rotation-augmented ({n_ch} shifts)", "baseline, rotation-aug.", feats, n_ch, kind))
         aligned = align_by_energy(feats, n_ch, task.participant)
-        variants.append((f"{base}, energy-aligned per participant", "baseline, energy-aligned", aligned, None))
+        variants.append((f"{base}, energy-aligned per participant", "baseline, energy-aligned", aligned, None, kind))
+    if task.baseline == "td_lda":
+        # The classifier the embeddings get, on the classical features: separates features from classifiers.
+        variants.append(("TD + linear probe (the embeddings' probe)", "baseline, TD + probe", feats, None, "probe"))
+    if calibrate and task.kind == "cross_participant":
+        calibrated = standardize_per_group(feats, task.participant)
+        variants.append(
+            (f"{base}, per-participant standardised", "baseline, per-participant std.", calibrated, None, kind)
+        )
     rows = []
-    for name, column, x, rotations in variants:
+    for name, column, x, rotations, classifier in variants:
         t0 = time.perf_counter()
+        chosen: list[str] = []
 
-        def predict(fold: Fold, seed: int, x: np.ndarray = x, rotations: int | None = rotations) -> np.ndarray:
-            clf = FeatureClassifier(kind, rotations=rotations, seed=seed)
+        def predict(
+            fold: Fold,
+            seed: int,
+            x: np.ndarray = x,
+            rotations: int | None = rotations,
+            classifier: str = classifier,
+            chosen: list[str] = chosen,
+        ) -> np.ndarray:
+            if classifier == "probe":
+                probe = LinearProbe(C=probe_c, seed=seed).fit(x[fold.train], task.y[fold.train], fold.train_groups)
+                chosen.append(probe.cv_note)
+                return probe.predict(x[fold.test])
+            clf = FeatureClassifier(classifier, rotations=rotations, seed=seed)
             return clf.fit(x[fold.train], task.y[fold.train]).predict(x[fold.test])
 
-        rows.append(_result(task, name, column, [_score_folds(task, s, predict) for s in seeds], t0, []))
+        runs = [_score_folds(task, s, predict) for s in seeds]
+        rows.append(_result(task, name, column, runs, t0, _c_notes(chosen)))
     return rows
+
+
+def _c_notes(chosen: Sequence[str]) -> list[str]:
+    """One note listing the probe's C per fit, compressed when every fit chose the same."""
+    if not chosen:
+        return []
+    if len(set(chosen)) == 1:
+        return [f"probe regularisation: {chosen[0]} in all {len(chosen)} fits"]
+    return [f"probe regularisation per fit: {'; '.join(chosen)}"]
+
+
+def _cached_embedding(
+    enc: Encoder,
+    seed: int,
+    x: np.ndarray,
+    factors: np.ndarray,
+    pooling: str,
+    cache: dict[tuple[Any, ...], np.ndarray],
+    batch_size: int,
+    device: str,
+    channels_too: bool = False,
+) -> np.ndarray:
+    """``embed`` with a cache: frozen weights embed once for every seed, and the two Myo tasks share windows.
+
+    When the channel pooling is wanted as well (``channels_too``), the mean pooling is derived from it (the mean of
+    its channel blocks) if that is what the encoder's own embedding is, checked on a few windows: one pass of a
+    slow encoder instead of two.
+    """
+    base = (id(x), enc.label, seed if enc.random_init else None, factors.tobytes())
+    key = (*base, pooling)
+    if key in cache:
+        return cache[key]
+    if pooling == "mean" and channels_too and (*base, "channels") not in cache:
+        _cached_embedding(enc, seed, x, factors, "channels", cache, batch_size, device)
+    channels = cache.get((*base, "channels"))
+    if pooling == "mean" and channels is not None:
+        c = x.shape[1]
+        derived = channels.reshape(len(channels), c, -1).mean(axis=1)
+        probe = embed(enc.instance(seed), x[:4], factors=factors, batch_size=batch_size, device=device)
+        if np.allclose(probe, derived[:4], rtol=1e-4, atol=1e-5):
+            cache[key] = derived
+            return derived
+    cache[key] = embed(enc.instance(seed), x, factors=factors, batch_size=batch_size, device=device, pooling=pooling)
+    return cache[key]
 
 
 def _probe_row(
@@ -289,28 +380,34 @@ def _probe_row(
     device: str,
     cache: dict[tuple[Any, ...], np.ndarray],
     pooling: str = "mean",
+    name: str = "learned",
+    probe_c: float | str = "cv",
+    calibrate: bool = False,
+    channels_too: bool = False,
 ) -> MethodResult:
     t0 = time.perf_counter()
     runs = []
+    chosen: list[str] = []
     for seed in seeds:
-        # Frozen checkpoint weights embed once for every seed; the two Myo tasks share windows, hence embeddings.
-        key = (id(x), enc.label, seed if enc.random_init else None, factors.tobytes(), pooling)
-        if key not in cache:
-            cache[key] = embed(
-                enc.instance(seed), x, factors=factors, batch_size=batch_size, device=device, pooling=pooling
-            )
-        z = cache[key]
+        z = _cached_embedding(enc, seed, x, factors, pooling, cache, batch_size, device, channels_too)
+        if calibrate:
+            z = standardize_per_group(z, task.participant)
 
         def predict(fold: Fold, seed: int, z: np.ndarray = z) -> np.ndarray:
-            return LinearProbe(seed=seed).fit(z[fold.train], task.y[fold.train]).predict(z[fold.test])
+            probe = LinearProbe(C=probe_c, seed=seed).fit(z[fold.train], task.y[fold.train], fold.train_groups)
+            chosen.append(probe.cv_note)
+            return probe.predict(z[fold.test])
 
         runs.append(_score_folds(task, seed, predict))
-    column = "probe, random-init control" if enc.random_init else "probe, learned"
+    column = "probe, random-init control" if enc.random_init else f"probe, {name}"
     method = f"linear probe: {enc.label}"
     if pooling != "mean":
         column += f" ({pooling} pooling)"
         method = f"linear probe ({pooling} pooling): {enc.label}"
-    return _result(task, method, column, runs, t0, [])
+    if calibrate:
+        column += ", per-participant std."
+        method = method.replace("linear probe", "linear probe, per-participant standardised", 1)
+    return _result(task, method, column, runs, t0, _c_notes(chosen))
 
 
 def _finetune_row(
@@ -321,6 +418,7 @@ def _finetune_row(
     factors: np.ndarray,
     config: FinetuneConfig,
     device: str,
+    name: str = "learned",
 ) -> MethodResult:
     t0 = time.perf_counter()
     runs = []
@@ -344,8 +442,31 @@ def _finetune_row(
             return res.y_pred
 
         runs.append(_score_folds(task, seed, predict))
-    column = "fine-tune, random-init control" if enc.random_init else "fine-tune, learned"
+    column = "fine-tune, random-init control" if enc.random_init else f"fine-tune, {name}"
     return _result(task, f"fine-tune: {enc.label}", column, runs, t0, [f"best epochs per fold {epochs}"])
+
+
+def column_names(encoders: Sequence[Encoder]) -> list[str]:
+    """What each encoder's columns are called: ``learned`` for a single checkpoint, else its method family.
+
+    Checkpoints of different families (``bioFAME``, ``NoTS``) get their own columns; checkpoints of one family that
+    serve disjoint tasks (an EMG and an EEG bioFAME) share one; two of one family on a common task are told apart
+    by their labels.
+    """
+    learned = [e for e in encoders if not e.random_init]
+    out = []
+    for enc in encoders:
+        if enc.random_init or len(learned) == 1:
+            out.append("learned")
+            continue
+        clash = any(
+            other is not enc
+            and other.family == enc.family
+            and (other.tasks is None or enc.tasks is None or set(other.tasks) & set(enc.tasks))
+            for other in learned
+        )
+        out.append(enc.label if clash else enc.family)
+    return out
 
 
 def run_benchmark(
@@ -361,6 +482,8 @@ def run_benchmark(
     device: str = "cpu",
     allow_pretraining_overlap: bool = False,
     poolings: Sequence[str] = ("mean",),
+    probe_c: float | str = "cv",
+    calibrate: bool = False,
 ) -> tuple[list[MethodResult], list[str]]:
     """All requested methods on all tasks; returns the result rows and notes for the table.
 
@@ -375,6 +498,12 @@ def run_benchmark(
         :func:`check_leakage`).
     poolings
         One probe row per pooling of the frozen tokens (see :func:`biosig.evaluation.probe.embed`).
+    probe_c
+        The probes' inverse L2 strength, or ``"cv"`` (grouped cross-validation on the training windows, see
+        :class:`~biosig.evaluation.probe.LinearProbe`); it also drives the "TD + probe" baseline row.
+    calibrate
+        Cross-participant only: add rows where the baseline's features and every probe's embeddings are z-scored
+        per participant (:func:`~biosig.evaluation.baselines.standardize_per_group`, no labels).
     """
     if not seeds:
         raise ValueError("seeds must name at least one seed")
@@ -385,14 +514,20 @@ def run_benchmark(
     # task: a checkpoint that saw evaluated participants, or an input scaling with no scale for a channel type.
     for task in tasks:
         for enc in encoders:
+            if not enc.runs_on(task.name):
+                continue
             check_leakage(enc, task, seeds, allow_pretraining_overlap)
             if not enc.estimate_scale:
                 enc.input_scale.channel_factors(task.ch_types, task.units)
+    names = column_names(encoders)
     for task in tasks:
         notes.extend(f"{task.name}: {n}" for n in task.notes)
         if baselines:
-            results += _baseline_rows(task, seeds, rotation_baseline)
-        for enc in encoders:
+            results += _baseline_rows(task, seeds, rotation_baseline, probe_c, calibrate)
+        for index, (enc, name) in enumerate(zip(encoders, names)):
+            if not enc.runs_on(task.name):
+                continue
+            first = len(results)
             note = check_leakage(enc, task, seeds, allow_pretraining_overlap)
             if note:
                 notes.append(f"{task.name}: {note}")
@@ -405,8 +540,28 @@ def run_benchmark(
             x = task.model_input(enc.sfreq, enc.patch_len, centre=scale.centre)
             factors = scale.channel_factors(task.ch_types, task.units)
             if probe:
+                variants = [False, True] if calibrate and task.kind == "cross_participant" else [False]
                 for pooling in poolings:
-                    results.append(_probe_row(task, seeds, enc, x, factors, batch_size, device, embeddings, pooling))
+                    for cal in variants:
+                        results.append(
+                            _probe_row(
+                                task,
+                                seeds,
+                                enc,
+                                x,
+                                factors,
+                                batch_size,
+                                device,
+                                embeddings,
+                                pooling,
+                                name,
+                                probe_c,
+                                cal,
+                                channels_too="channels" in poolings,
+                            )
+                        )
             if finetune_config is not None:
-                results.append(_finetune_row(task, seeds, enc, x, factors, finetune_config, device))
+                results.append(_finetune_row(task, seeds, enc, x, factors, finetune_config, device, name))
+            for row in results[first:]:
+                row.encoder_index = index
     return results, notes

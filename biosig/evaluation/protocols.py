@@ -75,6 +75,8 @@ MYO_WINDOW_S, MYO_HOP_S = 1.0, 0.25
 #: ZC/SSC amplitude threshold for Myo data: two int8 counts (the reader scales counts by 1/128).
 MYO_TD_THRESHOLD = 2.0 / 128.0
 EEGMAT_WINDOW_S, EEGMAT_HOP_S = 4.0, 2.0
+#: Folds of the ``group_kfold`` kind (whole recordings per fold).
+GROUP_FOLDS = 4
 #: The 19 scalp electrodes of eegmat (10-20 system), as the EDF reader names them.
 EEGMAT_CHANNELS = (
     "Fp1", "Fp2", "F3", "F4", "F7", "F8", "T3", "T4", "C3", "C4",
@@ -208,7 +210,8 @@ class TaskData:
 
     ``x`` is ``(n_windows, n_channels, n_times)`` float32 at ``sfreq``; ``y`` ``(n_windows,)`` int labels;
     ``participant`` and ``session`` ``(n_windows,)`` str per window. ``kind`` selects the folds:
-    ``"cross_participant"``, ``"cross_session"`` or ``"leave_one_subject_out"``.
+    ``"cross_participant"``, ``"cross_session"``, ``"leave_one_subject_out"`` or ``"group_kfold"`` (whole groups,
+    e.g. synthetic recordings, dealt class-balanced over :data:`GROUP_FOLDS` folds by the seed).
     """
 
     name: str
@@ -275,6 +278,26 @@ class TaskData:
                     Fold(f"{p}: sessions {','.join(sessions[:-1])} -> {sessions[-1]}", train, test, self.session[train])
                 )
             return folds
+        if self.kind == "group_kfold":
+            # Whole groups (recordings) per fold, class-balanced: each class's groups are shuffled by the seed and
+            # dealt round-robin over GROUP_FOLDS folds.
+            rng = np.random.default_rng(seed)
+            fold_of: dict[str, int] = {}
+            for label in np.unique(self.y):
+                groups = sorted(set(self.participant[self.y == label].tolist()) - set(fold_of))
+                for i, g in enumerate(rng.permutation(groups)):
+                    fold_of[str(g)] = i % GROUP_FOLDS
+            assigned = np.array([fold_of[str(g)] for g in self.participant])
+            return [
+                Fold(
+                    f"seed {seed} fold {k}",
+                    np.flatnonzero(assigned != k),
+                    np.flatnonzero(assigned == k),
+                    self.participant[assigned != k],
+                )
+                for k in range(GROUP_FOLDS)
+                if (assigned == k).any()
+            ]
         if self.kind == "leave_one_subject_out":
             subjects = sorted(set(self.participant.tolist()))
             return [
@@ -433,19 +456,19 @@ def load_myo_tasks(
     return out
 
 
-def _eegmat_recording(path: Path) -> Recording:
+def _eegmat_recording(path: Path, channels: Sequence[str] = EEGMAT_CHANNELS) -> Recording:
     from biosig.io import read
 
     recs = read(path)
     if len(recs) != 1:
         raise ValueError(f"{path}: expected one recording, got {len(recs)}")
     rec = recs[0]
-    missing = [ch for ch in EEGMAT_CHANNELS if ch not in rec.info.ch_names]
+    missing = [ch for ch in channels if ch not in rec.info.ch_names]
     if missing:
-        raise ValueError(f"{path}: missing EEG channel(s) {missing}; has {list(rec.info.ch_names)}")
+        raise ValueError(f"{path}: missing channel(s) {missing}; has {list(rec.info.ch_names)}")
     if rec.labels is None or "subject" not in rec.metadata:
         raise ValueError(f"{path}: not an eegmat SubjectNN_1/2.edf file (no subject/condition labels)")
-    return rec.pick(list(EEGMAT_CHANNELS))
+    return rec.pick(list(channels))
 
 
 def load_eegmat_task(
@@ -454,12 +477,18 @@ def load_eegmat_task(
     window_s: float = EEGMAT_WINDOW_S,
     hop_s: float = EEGMAT_HOP_S,
     subjects: Sequence[str] | None = None,
+    channels: Sequence[str] = EEGMAT_CHANNELS,
+    name: str = "eegmat",
 ) -> TaskData:
-    """The eegmat rest vs. arithmetic task, leave-one-subject-out over the subjects found (at least 2)."""
+    """The eegmat rest vs. arithmetic task, leave-one-subject-out over the subjects found (at least 2).
+
+    ``channels`` are the EDF channels kept (default: the 19 scalp EEG electrodes; the modality evaluation adds
+    ``"ECG"``), ``name`` the task's name in the results.
+    """
     files = get_dataset("eegmat").files(Path(data_dir))
     if not files:
         raise FileNotFoundError(f"no eegmat EDF file under {Path(data_dir) / get_dataset('eegmat').folder}")
-    recordings = [_eegmat_recording(f) for f in files]
+    recordings = [_eegmat_recording(f, channels) for f in files]
     if subjects is not None:
         recordings = [r for r in recordings if str(r.metadata["subject"]) in set(map(str, subjects))]
     found = sorted({str(r.metadata["subject"]) for r in recordings})
@@ -472,10 +501,10 @@ def load_eegmat_task(
     notes = [
         f"eegmat: {len(found)} subjects ({', '.join(found)}), leave-one-subject-out"
         + (" (only 2 subjects in this data folder: two folds, each trained on one subject)" if len(found) == 2 else ""),
-        _label_note(windows, f"eegmat {window_s:g} s windows every {hop_s:g} s of {len(EEGMAT_CHANNELS)} EEG channels"),
+        _label_note(windows, f"eegmat {window_s:g} s windows every {hop_s:g} s of {len(channels)} channels"),
     ]
     return TaskData(
-        "eegmat",
+        name,
         "leave_one_subject_out",
         "bandpower_lr",
         windows=windows,

@@ -3,8 +3,8 @@
 The markdown starts with the command line, checkpoint(s), seeds, data folder, code version and date, then
 
 1. a summary table, one row per task and one column per method (classical baseline, rotation-augmented
-   baseline, learned probe, learned fine-tune, random-init control), each cell the balanced accuracy in percent
-   as mean ± std over seeds, next to chance level (``1 / n_classes``);
+   baseline, learned probe and fine-tune per checkpoint family, random-init control), each cell the balanced
+   accuracy in percent as mean ± std over seeds, next to chance level (``1 / n_classes``);
 2. a detailed table, one row per task and method, with accuracy, balanced accuracy and macro-F1 (mean ± std over
    seeds, percent), the number of seeds, mean training/test windows per fold and the wall time;
 3. notes: window counts, data left out, the leakage check, warnings.
@@ -31,14 +31,12 @@ __all__ = ["ResultsTable"]
 
 log = logging.getLogger(__name__)
 
-COLUMN_ORDER = (
+BASELINE_COLUMNS = (
     "classical baseline",
     "baseline, rotation-aug.",
     "baseline, energy-aligned",
-    "probe, learned",
-    "fine-tune, learned",
-    "probe, random-init control",
-    "fine-tune, random-init control",
+    "baseline, TD + probe",
+    "baseline, per-participant std.",
 )
 METRIC_TITLES = {"accuracy": "accuracy", "balanced_accuracy": "balanced acc.", "macro_f1": "macro-F1"}
 
@@ -52,8 +50,28 @@ class ResultsTable:
     notes: list[str] = field(default_factory=list)
 
     def _columns(self) -> list[str]:
-        present = {r.column for r in self.results}
-        return [c for c in COLUMN_ORDER if c in present] + sorted(present - set(COLUMN_ORDER))
+        """Baselines first (fixed order), then learned probes, learned fine-tuning, random-init probes and
+        fine-tuning, each group in command-line order of the encoders, then in the order the rows were run."""
+        seen: list[str] = []
+        encoder: dict[str, int] = {}
+        for r in self.results:
+            if r.column not in seen:
+                seen.append(r.column)
+                encoder[r.column] = r.encoder_index
+
+        def rank(column: str) -> tuple[int, int, int]:
+            if column in BASELINE_COLUMNS:
+                return 0, BASELINE_COLUMNS.index(column), 0
+            control = "random-init control" in column
+            if column.startswith("probe"):
+                group = 3 if control else 1
+            elif column.startswith("fine-tune"):
+                group = 4 if control else 2
+            else:
+                group = 5
+            return group, encoder[column], seen.index(column)
+
+        return sorted(seen, key=rank)
 
     def _tasks(self) -> list[str]:
         seen: list[str] = []

@@ -36,14 +36,15 @@ def make_tiny_checkpoint(
     sfreq: float = 200.0,
     groups: Mapping[str, Sequence[str]] | None = None,
     input_scaling: Mapping[str, Any] | None = None,
+    arch: str = "biofame_tiny",
 ) -> Path:
-    """A biofame_tiny checkpoint (seeded random weights) recording ``groups`` and ``input_scaling`` like training does."""
+    """A tiny checkpoint (seeded random ``arch`` weights) recording ``groups`` and ``input_scaling`` like training does."""
     import torch
 
     from biosig.models import create_model, save_checkpoint
 
     torch.manual_seed(0)
-    model = create_model("biofame_tiny", sfreq=sfreq)
+    model = create_model(arch, sfreq=sfreq)
     data: dict[str, Any] = {"datasets": ["myo"]}
     if groups is not None:
         data["groups"] = {k: list(v) for k, v in groups.items()}
@@ -51,7 +52,7 @@ def make_tiny_checkpoint(
     return save_checkpoint(
         path,
         model,
-        arch="biofame_tiny",
+        arch=arch,
         config=model.config,
         signal_spec={"sfreq": sfreq, "n_times": int(sfreq), "ch_types": ["emg"] * 8},
         training={"data": data, "command": "test", "seed": 0, "metrics": None},

@@ -7,11 +7,25 @@ import pytest
 import torch
 from torch import nn
 
-from biosig.evaluation.baselines import FeatureClassifier, align_by_energy, rotate_channel_features, rotation_augment
+from biosig.evaluation.baselines import (
+    FeatureClassifier,
+    align_by_energy,
+    rotate_channel_features,
+    rotation_augment,
+    standardize_per_group,
+)
 from biosig.evaluation.features import td_features
 from biosig.evaluation.finetune import FinetuneConfig, finetune, validation_split
 from biosig.evaluation.metrics import balanced_accuracy
-from biosig.evaluation.probe import InputScale, LinearProbe, embed, input_scale_from_meta, parse_input_scale
+from biosig.evaluation.probe import (
+    PROBE_C_GRID,
+    InputScale,
+    LinearProbe,
+    embed,
+    input_scale_from_meta,
+    parse_input_scale,
+    select_c,
+)
 from biosig.models import create_model
 
 
@@ -148,6 +162,68 @@ def test_probe_predict_before_fit() -> None:
         LinearProbe().predict(np.zeros((1, 2)))
 
 
+def grouped_blobs(n_groups: int = 4, per_group: int = 30, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Two well-separated classes in 5-D, the same in every group, with a group-specific offset."""
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.repeat([0, 1], per_group // 2), n_groups)
+    groups = np.repeat([f"p{g}" for g in range(n_groups)], per_group)
+    offsets = rng.normal(0, 0.3, (n_groups, 5))[np.repeat(np.arange(n_groups), per_group)]
+    z = rng.normal(0, 0.2, (len(y), 5)) + offsets
+    z[:, 0] += 4.0 * y
+    return z, y, groups
+
+
+def test_select_c_scores_every_value_and_breaks_ties_towards_regularisation() -> None:
+    z, y, groups = grouped_blobs()
+    chosen, scores = select_c(z, y, groups)
+    assert sorted(scores) == sorted(PROBE_C_GRID)
+    assert all(v == 1.0 for v in scores.values())  # separable: every C is perfect on held-out groups ...
+    assert chosen == min(PROBE_C_GRID)  # ... so the strongest regularisation wins the tie
+
+
+def test_select_c_needs_two_groups() -> None:
+    z, y, _ = grouped_blobs()
+    with pytest.raises(ValueError, match="needs windows from at least two groups to hold one out, got 1"):
+        select_c(z, y, np.zeros(len(y)))
+    with pytest.raises(ValueError, match=r"z must be \(n, dim\), y and groups \(n,\)"):
+        select_c(z, y, np.zeros(3))
+
+
+def test_probe_cv_picks_c_from_grouped_folds_and_reports_it() -> None:
+    z, y, groups = grouped_blobs()
+    probe = LinearProbe(C="cv", c_grid=(0.01, 1.0)).fit(z, y, groups)
+    assert probe.C_ == 0.01 and set(probe.cv_scores_) == {0.01, 1.0}
+    assert probe.cv_note == "C=0.01 (grouped CV)"
+    assert balanced_accuracy(y, probe.predict(z)) == 1.0
+    one_group = LinearProbe(C="cv", cv_fallback_C=0.5).fit(z, y, np.zeros(len(y)))
+    assert one_group.C_ == 0.5 and one_group.cv_note == "C=0.5 (one training group: no CV, fallback)"
+    assert LinearProbe(C=2.0).fit(z, y).cv_note == "C=2 (fixed)"
+
+
+def test_probe_cv_needs_groups_and_rejects_unknown_c() -> None:
+    z, y, _ = grouped_blobs()
+    with pytest.raises(ValueError, match=r"LinearProbe\(C='cv'\).fit needs groups"):
+        LinearProbe(C="cv").fit(z, y)
+    with pytest.raises(ValueError, match="C must be a positive number or 'cv', got 'auto'"):
+        LinearProbe(C="auto")
+    with pytest.raises(ValueError, match="C must be a positive finite number, got -1"):
+        LinearProbe(C=-1)
+
+
+def test_standardize_per_group() -> None:
+    rng = np.random.default_rng(3)
+    f = np.concatenate([rng.normal(5, 2, (20, 3)), rng.normal(-1, 0.1, (10, 3))])
+    groups = np.array(["a"] * 20 + ["b"] * 10)
+    out = standardize_per_group(f, groups)
+    for g in ("a", "b"):
+        np.testing.assert_allclose(out[groups == g].mean(axis=0), 0, atol=1e-5)
+        np.testing.assert_allclose(out[groups == g].std(axis=0), 1, atol=1e-4)
+    with pytest.raises(
+        ValueError, match=r"features must be \(n, f\) and groups \(n,\), got shapes \(30, 3\) and \(2,\)"
+    ):
+        standardize_per_group(f, groups[:2])
+
+
 def test_validation_split_by_group_and_by_window() -> None:
     groups = np.array(["a"] * 5 + ["b"] * 5 + ["c"] * 5 + ["d"] * 5, dtype=object)
     fit, val, by_group = validation_split(groups, np.zeros(20), 0.25, seed=0)
@@ -219,3 +295,17 @@ def test_energy_alignment_undoes_a_participants_band_rotation() -> None:
 def test_energy_alignment_needs_a_group_per_row() -> None:
     with pytest.raises(ValueError, match=r"groups must have one entry per feature row \(2\), got 1"):
         align_by_energy(np.zeros((2, 16)), 8, np.array(["a"]))
+
+
+def test_mean_pooling_is_derived_from_the_channel_pooling_pass() -> None:
+    """With both poolings wanted the encoder runs once; the derived mean equals the encoder's own embedding."""
+    from biosig.evaluation.benchmark import _cached_embedding, random_encoder
+
+    enc = random_encoder("biofame_tiny", sfreq=200.0)
+    x, _ = separable(12, 0)
+    factors = np.ones(3, dtype=np.float32)
+    cache: dict = {}
+    z = _cached_embedding(enc, 0, x, factors, "mean", cache, 256, "cpu", channels_too=True)
+    assert len(cache) == 2  # the channel pooling, and the mean derived from it
+    np.testing.assert_allclose(z, embed(enc.instance(0), x), atol=1e-5)
+    assert _cached_embedding(enc, 0, x, factors, "mean", cache, 256, "cpu") is z  # cached
