@@ -70,11 +70,11 @@ def main() -> None:
             banks.append((kind, len(vocab), heads["prototype"].n_variants, 1000 * t_bank))
             for b in BATCHES:
                 x = (rng.standard_normal((b, len(spec.ch_types), spec.n_times)) * scale).astype(np.float32)
-                t_torch = best_ms(lambda: eager.embed(x), args.seconds)
-                t_onnx = best_ms(lambda: ort.embed(x), args.seconds)
+                t_torch = best_ms(lambda e=eager, x=x: e.embed(x), args.seconds)
+                t_onnx = best_ms(lambda e=ort, x=x: e.embed(x), args.seconds)
                 z = eager.embed(x)
-                t_proto = best_ms(lambda: heads["prototype"].classify(z), args.seconds / 2)
-                t_knn = best_ms(lambda: heads["knn"].classify(z), args.seconds / 2)
+                t_proto = best_ms(lambda h=heads["prototype"], z=z: h.classify(z), args.seconds / 2)
+                t_knn = best_ms(lambda h=heads["knn"], z=z: h.classify(z), args.seconds / 2)
                 print(f"| {kind} | {b} | {t_torch:.3f} | {t_onnx:.3f} | {t_torch / t_onnx:.2f}x | {t_proto:.3f} | "
                       f"{t_knn:.3f} |")  # fmt: skip
     print()
