@@ -366,10 +366,10 @@ def myo_splits(
                     fold=f"seed {seed}",
                 )
             )  # fmt: skip
-        notes.append(
-            f"seed {seed}: probe-train {sorted(set(task.participant[fold.train]))}, "
-            f"test {sorted(set(task.participant[fold.test]))}"
+        train_ids, test_ids = (
+            ", ".join(sorted({str(p) for p in task.participant[i]})) for i in (fold.train, fold.test)
         )
+        notes.append(f"seed {seed}: probe-train {train_ids}; test {test_ids}")
     return splits, notes
 
 

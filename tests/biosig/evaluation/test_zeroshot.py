@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -168,4 +169,5 @@ def test_myo_evaluation_scores_all_trained_and_held_out_classes(myo_checkpoint, 
     assert held and all(s.n_test > 0 for s in held)
     assert any(s.method == "TD + LDA" and s.column == "probe all 8" for s in report.scores)
     assert {row["split"] for row in report.few_shot} == {"all 8", "trained", "held out"}
-    assert any("seed 0: probe-train" in n for n in report.notes)
+    split_note = next(n for n in report.notes if n.startswith("seed 0: probe-train"))
+    assert re.fullmatch(r"seed 0: probe-train \d{5}(, \d{5}){6}; test \d{5}(, \d{5}){6}", split_note), split_note
