@@ -554,7 +554,6 @@ def train_cpep(
 
         # -- stage 2: contrastive alignment -----------------------------------------------------------------------
         head = config.cpep
-        torch.manual_seed(seed)  # the head's initial weights do not depend on whether stage 1 ran or was loaded
         model = CPEP(
             CPEPConfig(
                 emg_arch=config.emg.name,
