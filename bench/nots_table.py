@@ -23,6 +23,9 @@ Usage::
 
     .venv/bin/python bench/nots_table.py [--quick] [--seeds 0 1 2] [--n-series 1500] [--n-times 256]
         [--steps 250] [--methods nots mae next_period biofame biofame_anchored random] [--out bench/results/nots_table]
+    # one process per seed (cores), then one table:
+    .venv/bin/python bench/nots_table.py --seeds 0 --out runs/nt_s0   # ... --seeds 1, --seeds 2, same other flags
+    .venv/bin/python bench/nots_table.py --combine runs/nt_s0.json runs/nt_s1.json runs/nt_s2.json --out OUT
 """
 
 from __future__ import annotations
@@ -171,6 +174,47 @@ def table(results: dict[str, dict[str, list[float]]], reference: float, args: ar
     return "\n".join(lines)
 
 
+SEED_FREE_ARGS = {"seeds", "out", "threads", "combine", "quick"}
+
+
+def combine(paths: list[Path], out: Path | None) -> None:
+    """One table from runs of the same protocol on different seeds; refuses runs whose settings differ."""
+    payloads = [json.loads(p.read_text()) for p in paths]
+    first = payloads[0]
+    same = {k: v for k, v in first["args"].items() if k not in SEED_FREE_ARGS}
+    record: dict[str, dict] = {}
+    for path, payload in zip(paths, payloads, strict=True):
+        settings = {k: v for k, v in payload["args"].items() if k not in SEED_FREE_ARGS}
+        if settings != same:
+            diff = {
+                k: (same.get(k), settings.get(k))
+                for k in same.keys() | settings.keys()
+                if same.get(k) != settings.get(k)
+            }
+            raise SystemExit(f"{path}: settings differ from {paths[0]}: {diff}")
+        for method, rec in payload["methods"].items():
+            merged = record.setdefault(method, {"weights": rec["weights"], "seeds": {}})
+            for seed, values in rec["seeds"].items():
+                if seed in merged["seeds"]:
+                    raise SystemExit(f"{path}: seed {seed} of {method} is already in an earlier file")
+                merged["seeds"][seed] = values
+    seeds = sorted({int(s) for rec in record.values() for s in rec["seeds"]})
+    results = {
+        m: {key: [rec["seeds"][s]["errors"][key] for s in sorted(rec["seeds"], key=int)] for key in next(iter(rec["seeds"].values()))["errors"]}
+        for m, rec in record.items()
+    }  # fmt: skip
+    args = argparse.Namespace(seeds=seeds, n_series=same["n_series"], n_times=same["n_times"], steps=same["steps"],
+                              batch_size=same["batch_size"])  # fmt: skip
+    text = table(results, first["hurst_reference"], args)
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {"args": {**first["args"], "seeds": str(seeds), "combined_from": [str(p) for p in paths]},
+                   "methods": record, "hurst_reference": first["hurst_reference"]}  # fmt: skip
+        out.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=float))
+        out.with_suffix(".md").write_text(text + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny data, few steps, one seed")
@@ -184,7 +228,13 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids thrashing on busy cores)")
     parser.add_argument("--out", type=Path, default=None, help="write <out>.json and <out>.md")
+    parser.add_argument("--combine", type=Path, nargs="+", metavar="JSON",
+                        help="no training: merge the JSON of runs that differ only in --seeds (e.g. one process per "
+                             "seed on a multi-core machine) into one table")  # fmt: skip
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.out)
+        return
     if args.quick:
         args.seeds, args.n_series, args.n_times, args.steps, args.head_steps = [0], 100, 256, 5, 50
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
