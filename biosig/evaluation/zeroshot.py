@@ -190,8 +190,11 @@ def load_cpep_models(path: str | Path, emg_mae: str | Path | None = None) -> CPE
 
 
 #: Embeddings computed during one :func:`run_zeroshot_eval` (keyed by encoder and array identity): the probe, the
-#: zero-shot rows and the few-shot curves embed the same windows with the same frozen encoder.
-_CACHE: dict[tuple[int, str, int], np.ndarray] | None = None
+#: zero-shot rows and the few-shot curves embed the same windows with the same frozen encoder. Each entry keeps its
+#: encoder and input array alive: an ``id`` is only unique among live objects, and a freed array's id is soon
+#: given to a new one (the vocabulary's pose windows, built afresh at each refresh, were handed the embeddings of
+#: an earlier array of the same size, so zero-shot scores depended on memory reuse).
+_CACHE: dict[tuple[int, str, int], tuple[object, np.ndarray, np.ndarray]] | None = None
 
 
 @contextlib.contextmanager
@@ -205,16 +208,19 @@ def _embedding_cache() -> Iterator[None]:
 
 
 def _embed(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, batch: int = 512) -> np.ndarray:
-    key = (id(getattr(fn, "__self__", fn)), getattr(fn, "__name__", "forward"), id(x))
+    owner = getattr(fn, "__self__", fn)
+    key = (id(owner), getattr(fn, "__name__", "forward"), id(x))
     if _CACHE is not None and key in _CACHE:
-        return _CACHE[key]
+        cached_owner, cached_x, z = _CACHE[key]
+        if cached_owner is owner and cached_x is x:  # always true while the entry holds both alive; checked anyway
+            return z
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch):
             out.append(fn(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32))).float().numpy())
     z = np.concatenate(out) if out else np.zeros((0, 1), np.float32)
     if _CACHE is not None:
-        _CACHE[key] = z
+        _CACHE[key] = (owner, x, z)
     return z
 
 

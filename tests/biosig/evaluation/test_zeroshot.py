@@ -171,3 +171,20 @@ def test_myo_evaluation_scores_all_trained_and_held_out_classes(myo_checkpoint, 
     assert {row["split"] for row in report.few_shot} == {"all 8", "trained", "held out"}
     split_note = next(n for n in report.notes if n.startswith("seed 0: probe-train"))
     assert re.fullmatch(r"seed 0: probe-train \d{5}(, \d{5}){6}; test \d{5}(, \d{5}){6}", split_note), split_note
+
+
+def test_the_embedding_cache_never_hands_one_array_the_embeddings_of_another():
+    """A dropped array's id goes to the next array of its size (CPython reuses the memory); each must get its own."""
+    from biosig.evaluation import zeroshot as zs
+
+    def double(t: torch.Tensor) -> torch.Tensor:
+        return 2 * t
+
+    with zs._embedding_cache():
+        for i in range(20):  # what the vocabulary head does: fresh pose windows at every refresh
+            x = np.full((4, 3), float(i), np.float32)
+            np.testing.assert_array_equal(zs._embed(double, x), 2 * x)
+            del x
+        kept = np.ones((4, 3), np.float32)
+        first = zs._embed(double, kept)
+        assert zs._embed(double, kept) is first  # the same live array is embedded once
