@@ -352,6 +352,8 @@ def _cached_embedding(
     its channel blocks) if that is what the encoder's own embedding is, checked on a few windows: one pass of a
     slow encoder instead of two.
     """
+    # ``id(x)`` identifies the windows only while ``x`` lives: every ``x`` here is a task's cached model input
+    # (``TaskData.model_input``), held by its task for the whole run, so no id is reused under this cache.
     base = (id(x), enc.label, seed if enc.random_init else None, factors.tobytes())
     key = (*base, pooling)
     if key in cache:

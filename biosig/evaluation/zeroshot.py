@@ -207,11 +207,15 @@ def _embedding_cache() -> Iterator[None]:
         _CACHE = previous
 
 
-def _embed(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, batch: int = 512) -> np.ndarray:
+def _embed(
+    fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, batch: int = 512, *, cache: bool = True
+) -> np.ndarray:
+    """``fn`` over ``x`` in batches, without gradients; cached (see ``_CACHE``) unless ``cache`` is off."""
     owner = getattr(fn, "__self__", fn)
     key = (id(owner), getattr(fn, "__name__", "forward"), id(x))
-    if _CACHE is not None and key in _CACHE:
-        cached_owner, cached_x, z = _CACHE[key]
+    store = _CACHE if cache else None
+    if store is not None and key in store:
+        cached_owner, cached_x, z = store[key]
         if cached_owner is owner and cached_x is x:  # always true while the entry holds both alive; checked anyway
             return z
     out = []
@@ -219,8 +223,8 @@ def _embed(fn: Callable[[torch.Tensor], torch.Tensor], x: np.ndarray, batch: int
         for i in range(0, len(x), batch):
             out.append(fn(torch.from_numpy(np.ascontiguousarray(x[i : i + batch], dtype=np.float32))).float().numpy())
     z = np.concatenate(out) if out else np.zeros((0, 1), np.float32)
-    if _CACHE is not None:
-        _CACHE[key] = (owner, x, z)
+    if store is not None:
+        store[key] = (owner, x, z)
     return z
 
 
@@ -237,7 +241,9 @@ class _ModelPoseEncoder:
         self.embed_dim = int(model.embed_dim)
 
     def embed_pose(self, poses: np.ndarray) -> np.ndarray:
-        return _embed(self.model.embed_pose, poses)
+        # The head builds fresh pose windows at every refresh and keeps their embeddings itself: caching them here
+        # would only hold every such array alive until the evaluation ends.
+        return _embed(self.model.embed_pose, poses, cache=False)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
