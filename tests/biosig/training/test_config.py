@@ -149,7 +149,7 @@ def test_bundled_config_by_name():
 def test_unknown_bundled_config():
     with pytest.raises(
         ConfigError,
-        match=r"no bundled config 'huge'; shipped configs: biofame_multimodal, biofame_myo, cpep_emg2pose, cpep_myo, cpep_tiny, nots_multimodal, nots_myo, tiny",
+        match=r"no bundled config 'huge'; shipped configs: biofame_multimodal, biofame_myo, cpep_emg2pose, cpep_emg2pose_biofame, cpep_myo, cpep_tiny, nots_multimodal, nots_myo, tiny",
     ):
         bundled_config("huge")
 

@@ -35,7 +35,7 @@ def test_print_config_shows_the_overrides(capsys):
 def test_missing_config_file(tmp_path, capsys):
     assert main(["train", "biofame", "--config", str(tmp_path / "absent.toml")]) == 1
     assert (
-        "absent.toml does not exist (bundled configs by name: biofame_multimodal, biofame_myo, cpep_emg2pose, cpep_myo, cpep_tiny, nots_multimodal, nots_myo, tiny)"
+        "absent.toml does not exist (bundled configs by name: biofame_multimodal, biofame_myo, cpep_emg2pose, cpep_emg2pose_biofame, cpep_myo, cpep_tiny, nots_multimodal, nots_myo, tiny)"
         in capsys.readouterr().err
     )
 
