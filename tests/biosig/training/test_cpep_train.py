@@ -132,3 +132,19 @@ def test_cli_trains_and_prints_the_config(cpep_corpus, tmp_path, capsys):
     assert meta["training"]["command"].startswith("biosig train cpep --config cpep_tiny")
     assert main(["train", "cpep", "--config", "cpep_tiny", "--set", "emg.depht=2"]) == 1
     assert "unknown field(s) ['depht'] in [emg]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["cpep_emg2pose", "cpep_emg2pose_biofame", "cpep_myo", "cpep_tiny"])
+def test_every_bundled_cpep_config_builds_its_encoders(name):
+    from biosig.models import create_model
+
+    config = load_cpep_config(name)
+    # The data fix the geometry at training time; here a 16-channel (8 for Myo) one-second window stands in.
+    n_chans, sfreq = (8, 200.0) if config.data.source == "myo" else (16, 500.0)
+    geometry = {"n_chans": n_chans, "sfreq": sfreq}
+    if config.emg.name == "cpep_emg_transformer":  # the bioFAME backbone takes any length
+        geometry["n_times"] = int(sfreq)
+    emg = create_model(config.emg.name, **geometry, **config.emg.overrides)
+    z = emg(torch.zeros(2, n_chans, int(sfreq)))
+    assert z.shape[0] == 2 and torch.isfinite(z).all()
+    assert config.emg.name == ("cpep_emg_biofame" if name.endswith("biofame") else "cpep_emg_transformer")
