@@ -70,6 +70,23 @@ EMG_TARGETS = ("envelope", "raw")
 LOG_RMS_FLOOR = 1e-3
 
 
+def _check_windows(
+    x: Any, what: str, rows: tuple[str, int], cols: tuple[str, int], window_s: float, rate: float
+) -> None:
+    """``x`` must be a float ``(batch >= 1, rows, cols)`` tensor; the error names the expected geometry."""
+    (row_name, n_rows), (col_name, n_cols) = rows, cols
+    if not isinstance(x, Tensor) or x.ndim != 3 or not x.is_floating_point():
+        raise SignalError(
+            f"{what} must be a float tensor of shape (batch, {n_rows}, {n_cols}), "
+            f"got {tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
+        )
+    if x.shape[1:] != (n_rows, n_cols) or x.shape[0] < 1:
+        raise SignalError(
+            f"{what} must have shape (batch, {row_name}={n_rows}, {col_name}={n_cols}) "
+            f"({window_s:g} s at {rate:g} Hz), got {tuple(x.shape)}"
+        )
+
+
 def _positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -293,16 +310,7 @@ class PoseEncoder(_CLSTransformer):
 
     def check_input(self, x: Tensor) -> None:
         cfg = self.config
-        if not isinstance(x, Tensor) or x.ndim != 3 or not x.is_floating_point():
-            raise SignalError(
-                f"poses must be a float tensor of shape (batch, {cfg.n_dof}, {cfg.n_frames}), "
-                f"got {tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
-            )
-        if x.shape[1:] != (cfg.n_dof, cfg.n_frames) or x.shape[0] < 1:
-            raise SignalError(
-                f"poses must have shape (batch, n_dof={cfg.n_dof}, n_frames={cfg.n_frames}) "
-                f"({cfg.window_s:g} s at {cfg.frame_rate:g} Hz), got {tuple(x.shape)}"
-            )
+        _check_windows(x, "poses", ("n_dof", cfg.n_dof), ("n_frames", cfg.n_frames), cfg.window_s, cfg.frame_rate)
 
     def _patches(self, x: Tensor) -> Tensor:
         x = (x - self.pose_mean[:, None]) / self.pose_std[:, None]  # (b, j, f) standardised
@@ -409,16 +417,7 @@ class EMGTransformer(_CLSTransformer):
 
     def check_input(self, x: Tensor) -> None:
         cfg = self.config
-        if not isinstance(x, Tensor) or x.ndim != 3 or not x.is_floating_point():
-            raise SignalError(
-                f"x must be a float tensor of shape (batch, {cfg.n_chans}, {cfg.n_times}), "
-                f"got {tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
-            )
-        if x.shape[1:] != (cfg.n_chans, cfg.n_times) or x.shape[0] < 1:
-            raise SignalError(
-                f"x must have shape (batch, n_chans={cfg.n_chans}, n_times={cfg.n_times}) "
-                f"({cfg.n_times / cfg.sfreq:g} s at {cfg.sfreq:g} Hz), got {tuple(x.shape)}"
-            )
+        _check_windows(x, "x", ("n_chans", cfg.n_chans), ("n_times", cfg.n_times), cfg.n_times / cfg.sfreq, cfg.sfreq)
 
     def _patches(self, x: Tensor) -> Tensor:
         b, c, t = x.shape

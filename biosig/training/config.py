@@ -326,15 +326,21 @@ def _parse_value(text: str) -> Any:
 
 def apply_set(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
     """Apply one ``section.field=value`` to the nested dict ``raw`` (returns a changed copy)."""
+    return set_field(raw, assignment, ("model", *_SECTIONS), example="optim.lr=3e-4")
+
+
+def set_field(raw: dict[str, Any], assignment: str, sections: Sequence[str], example: str) -> dict[str, Any]:
+    """``section.field=value`` applied to a copy of ``raw``; ``section`` must be one of ``sections``.
+
+    Shared by every training config (``biosig train biofame|nots|cpep --set``); ``example`` goes in the error.
+    """
     key, sep, text = assignment.partition("=")
     parts = key.strip().split(".")
     if not sep or len(parts) != 2 or not all(parts):
-        raise ConfigError(f"--set expects section.field=value (e.g. optim.lr=3e-4), got {assignment!r}")
+        raise ConfigError(f"--set expects section.field=value (e.g. {example}), got {assignment!r}")
     section, name = parts
-    if section not in ("model", *_SECTIONS):
-        raise ConfigError(
-            f"--set {assignment!r}: unknown section {section!r}; valid sections: model, {', '.join(_SECTIONS)}"
-        )
+    if section not in sections:
+        raise ConfigError(f"--set {assignment!r}: unknown section {section!r}; valid sections: {', '.join(sections)}")
     out = {k: dict(v) for k, v in raw.items()}
     out.setdefault(section, {})[name] = _parse_value(text.strip())
     return out
@@ -365,31 +371,37 @@ def resolve_config_path(text: str | os.PathLike[str]) -> Path:
 
 def load_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read the TOML file at ``path`` (None: all defaults), apply ``--set`` ``overrides`` in order, validate."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = resolve_config_path(path)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+    raw = read_config_file(path)
     for assignment in overrides:
         raw = apply_set(raw, assignment)
     return config_from_dict(raw)
 
 
+def read_config_file(path: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The parsed TOML at ``path`` (a path or a bundled config's name); ``{}`` for None (all defaults)."""
+    if path is None:
+        return {}
+    p = resolve_config_path(path)
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+
+
 def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     """Nested plain values (tuples as lists) that :func:`config_from_dict` turns back into ``config``."""
+    return plain_values(config)
 
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, Mapping):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
 
-    return plain(config)
+def plain_values(value: Any) -> Any:
+    """Dataclasses, mappings and sequences as nested dicts and lists of plain values (JSON-ready)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain_values(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_values(v) for v in value]
+    return value
 
 
 def save_config_json(config: TrainConfig, path: str | os.PathLike[str], **extra: Any) -> Path:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,9 +31,10 @@ from biosig.training.config import (
     RunConfig,
     _coerce,
     _model_field_types,
-    _parse_value,
     _section,
-    resolve_config_path,
+    plain_values,
+    read_config_file,
+    set_field,
 )
 from biosig.training.cpep_data import CPEPDataConfig
 
@@ -172,29 +172,12 @@ def cpep_config_from_dict(raw: Mapping[str, Any]) -> CPEPTrainConfig:
 
 def apply_cpep_set(raw: dict[str, Any], assignment: str) -> dict[str, Any]:
     """Apply one ``section.field=value`` to the nested dict ``raw`` (returns a changed copy)."""
-    key, sep, text = assignment.partition("=")
-    parts = key.strip().split(".")
-    if not sep or len(parts) != 2 or not all(parts):
-        raise ConfigError(f"--set expects section.field=value (e.g. align.lr=3e-4), got {assignment!r}")
-    section, name = parts
-    if section not in ALL_SECTIONS:
-        raise ConfigError(
-            f"--set {assignment!r}: unknown section {section!r}; valid sections: {', '.join(ALL_SECTIONS)}"
-        )
-    out = {k: dict(v) for k, v in raw.items()}
-    out.setdefault(section, {})[name] = _parse_value(text.strip())
-    return out
+    return set_field(raw, assignment, ALL_SECTIONS, example="align.lr=3e-4")
 
 
 def load_cpep_config(path: str | os.PathLike[str] | None, overrides: Sequence[str] = ()) -> CPEPTrainConfig:
     """Read the TOML file at ``path`` (a path or a bundled config's name; None: defaults), apply ``overrides``."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = resolve_config_path(path)
-        try:
-            raw = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+    raw = read_config_file(path)
     for assignment in overrides:
         raw = apply_cpep_set(raw, assignment)
     return cpep_config_from_dict(raw)
@@ -202,14 +185,4 @@ def load_cpep_config(path: str | os.PathLike[str] | None, overrides: Sequence[st
 
 def cpep_config_to_dict(config: CPEPTrainConfig) -> dict[str, Any]:
     """Nested plain values (tuples as lists) that :func:`cpep_config_from_dict` turns back into ``config``."""
-
-    def plain(value: Any) -> Any:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, Mapping):
-            return {str(k): plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        return value
-
-    return plain(config)
+    return plain_values(config)
