@@ -23,28 +23,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     sub = train.add_subparsers(dest="train_command", metavar="MODEL", required=True)
     for family, (summary, configs) in FAMILIES.items():
         p = sub.add_parser(family, help=summary, description=f"{summary}. Bundled configs: {configs}.")
-        p.add_argument("--config", required=True, help="TOML file, or the name of a bundled config")
-        p.add_argument(
-            "--set",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="SECTION.FIELD=VALUE",
-            help="override one config field, e.g. --set optim.lr=3e-4 --set 'data.exclude=[\"12345\"]' (repeatable)",
+        _add_run_options(
+            p,
+            set_example="--set optim.lr=3e-4 --set 'data.exclude=[\"12345\"]'",
+            resume_help="continue the run in --out from its resume.pt",
+            data_dir_help="data directory (default: data.data_dir, $BIOSIG_DATA, then ../shared/data)",
         )
-        p.add_argument("--out", help="output folder (default: run.out_dir of the config)")
-        p.add_argument("--resume", action="store_true", help="continue the run in --out from its resume.pt")
-        p.add_argument("--data-dir", help="data directory (default: data.data_dir, $BIOSIG_DATA, then ../shared/data)")
-        p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
         p.set_defaults(handler=cmd_train, family=family)
     _add_cpep_parser(sub)
 
 
-def _add_cpep_parser(sub: argparse._SubParsersAction) -> None:
-    summary = "CPEP: pose and EMG masked autoencoders, then contrastive EMG-pose alignment (docs/cpep.md)"
-    p = sub.add_parser(
-        "cpep", help=summary, description=f"{summary}. Bundled configs: cpep_emg2pose, cpep_myo, cpep_tiny."
-    )
+def _add_run_options(p: argparse.ArgumentParser, set_example: str, resume_help: str, data_dir_help: str) -> None:
+    """The options every training command takes: config, overrides, output, resume, data, print-config."""
     p.add_argument("--config", required=True, help="TOML file, or the name of a bundled config")
     p.add_argument(
         "--set",
@@ -52,12 +42,26 @@ def _add_cpep_parser(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="SECTION.FIELD=VALUE",
-        help="override one config field, e.g. --set data.corpus=runs/synth --set align.epochs=5 (repeatable)",
+        help=f"override one config field, e.g. {set_example} (repeatable)",
     )
     p.add_argument("--out", help="output folder (default: run.out_dir of the config)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (finished stages are kept)")
-    p.add_argument("--data-dir", help="data directory for Myo sources (default: data.data_dir, $BIOSIG_DATA, ...)")
+    p.add_argument("--resume", action="store_true", help=resume_help)
+    p.add_argument("--data-dir", help=data_dir_help)
     p.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+
+
+def _add_cpep_parser(sub: argparse._SubParsersAction) -> None:
+    summary = "CPEP: pose and EMG masked autoencoders, then contrastive EMG-pose alignment (docs/cpep.md)"
+    from biosig.training.config import CONFIG_DIR  # light: no torch
+
+    configs = ", ".join(sorted(c.stem for c in CONFIG_DIR.glob("cpep_*.toml")))
+    p = sub.add_parser("cpep", help=summary, description=f"{summary}. Bundled configs: {configs}.")
+    _add_run_options(
+        p,
+        set_example="--set data.corpus=runs/synth --set align.epochs=5",
+        resume_help="continue the run in --out (finished stages are kept)",
+        data_dir_help="data directory for Myo sources (default: data.data_dir, $BIOSIG_DATA, ...)",
+    )
     p.set_defaults(handler=cmd_train_cpep)
 
 
