@@ -179,7 +179,16 @@ SEED_FREE_ARGS = {"seeds", "out", "threads", "combine", "quick"}
 
 def combine(paths: list[Path], out: Path | None) -> None:
     """One table from runs of the same protocol on different seeds; refuses runs whose settings differ."""
-    payloads = [json.loads(p.read_text()) for p in paths]
+    payloads = []
+    for path in paths:
+        try:
+            payloads.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SystemExit(
+                f"{path}: cannot read a nots_table JSON ({exc}); expected the .json an --out run writes"
+            ) from None
+        if not {"args", "methods", "hurst_reference"} <= payloads[-1].keys():
+            raise SystemExit(f"{path}: not a nots_table JSON (needs args, methods, hurst_reference)")
     first = payloads[0]
     same = {k: v for k, v in first["args"].items() if k not in SEED_FREE_ARGS}
     record: dict[str, dict] = {}
